@@ -1,0 +1,16 @@
+"""distenv: parameter exploration for numerical experiments, from a laptop to SGE/SLURM,
+SCOOP and Dask clusters, with every result and its provenance in one HDF5 file.
+
+The API is pypet's (``Environment``, ``Trajectory``, ``f_add_parameter``, ...), with clean
+unprefixed names beside the ``f_``/``v_`` ones.
+"""
+
+from distenv.errors import *  # noqa: F401,F403  (the exception tree is public API)
+from distenv.storage import HDF5StorageService, load_trajectory
+from distenv.trajectory import (ArrayParameter, Parameter, PickleParameter, PickleResult, Result,
+                                SparseParameter, SparseResult, Trajectory, cartesian_product)
+from distenv.version import __version__
+
+__all__ = ["ArrayParameter", "HDF5StorageService", "Parameter", "PickleParameter",
+           "PickleResult", "Result", "SparseParameter", "SparseResult", "Trajectory",
+           "__version__", "cartesian_product", "load_trajectory"]

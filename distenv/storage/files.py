@@ -1,0 +1,172 @@
+"""Opening HDF5 files safely, and replacing them atomically.
+
+HDF5 has no journal: a process killed while it modifies a file can leave it unreadable.
+distenv therefore never modifies a file that holds acknowledged data in place. A change is
+made to a copy (``copy_file_range``: a cheap reflink on filesystems that have them), the copy
+is fsynced, and renamed over the original -- readers see the old file or the new one, never
+half of each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+import tables
+
+from distenv.errors import CompressionUnavailableError, CorruptFileError, StorageError
+
+COMPLIBS = ("zlib", "blosc", "lzo", "bzip2", "blosc2")
+
+warnings.filterwarnings("ignore", category=tables.NaturalNameWarning)
+warnings.filterwarnings("ignore", category=tables.PerformanceWarning)
+
+
+def make_filters(complevel: int, complib: str, shuffle: bool, fletcher32: bool) -> tables.Filters:
+    """PyTables filters; raises if the compression library is not in this build."""
+    if not isinstance(complevel, int) or isinstance(complevel, bool) or not 0 <= complevel <= 9:
+        raise CompressionUnavailableError("complevel must be an int from 0 to 9, not %r"
+                                          % (complevel,))
+    base = complib.split(":")[0] if isinstance(complib, str) else None
+    if base not in COMPLIBS:
+        raise CompressionUnavailableError("complib %r is unknown; choose one of %s"
+                                          % (complib, ", ".join(COMPLIBS)))
+    if tables.which_lib_version(complib) is None:
+        available = [lib for lib in COMPLIBS if tables.which_lib_version(lib) is not None]
+        raise CompressionUnavailableError(
+            "complib %r is not available in this PyTables/HDF5 build; available: %s"
+            % (complib, ", ".join(available)))
+    return tables.Filters(complevel=complevel, complib=complib, shuffle=bool(shuffle),
+                          fletcher32=bool(fletcher32))
+
+
+def open_for_reading(path: str | Path) -> tables.File:
+    """Open an HDF5 file read-only; a missing or damaged file raises a clear error."""
+    path = Path(path)
+    if not path.exists():
+        raise StorageError("file %s does not exist" % path)
+    try:
+        if not tables.is_hdf5_file(str(path)):
+            raise CorruptFileError("%s is not an HDF5 file (or it is truncated)" % path)
+        return tables.open_file(str(path), mode="r")
+    except CorruptFileError:
+        raise
+    except (tables.HDF5ExtError, OSError, ValueError) as exc:
+        raise CorruptFileError("cannot read HDF5 file %s: it is damaged or truncated (%s)"
+                               % (path, str(exc).splitlines()[0] if str(exc) else exc)) from exc
+
+
+def fsync_path(path: str | Path) -> None:
+    fd = os.open(str(path), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(directory: str | Path) -> None:
+    with contextlib.suppress(OSError):
+        fsync_path(directory)
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """Copy with ``copy_file_range`` (reflinks where the filesystem can)."""
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        remaining = os.fstat(src.fileno()).st_size
+        try:
+            while remaining > 0:
+                copied = os.copy_file_range(src.fileno(), dst.fileno(), remaining)
+                if copied == 0:
+                    break
+                remaining -= copied
+        except OSError:
+            src.seek(0)
+            dst.seek(0)
+            dst.truncate()
+            while chunk := src.read(1 << 22):
+                dst.write(chunk)
+
+
+def temporary_name(path: Path) -> Path:
+    return path.with_name(".%s.tmp-%d" % (path.name, os.getpid()))
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Remove copies left by writers that died mid-change (their pid is gone)."""
+    prefix = ".%s.tmp-" % path.name
+    if not path.parent.exists():
+        return
+    for candidate in path.parent.iterdir():
+        if candidate.name.startswith(prefix):
+            pid = candidate.name[len(prefix):]
+            if pid.isdigit() and not _alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    candidate.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock for changing ``path``: a ``flock`` on its folder.
+
+    The file itself cannot carry the lock because every change replaces it by a new inode.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(str(path.parent), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def commit_temporary(temporary: Path, final: Path, fsync: bool) -> None:
+    """Make ``temporary`` the file ``final`` in one atomic step."""
+    if fsync:
+        fsync_path(temporary)
+    os.replace(temporary, final)
+    if fsync:
+        fsync_dir(final.parent)
+
+
+@contextlib.contextmanager
+def replacing(path: Path, fresh: bool, fsync: bool, title: str = "",
+              filters: tables.Filters | None = None) -> Iterator[tables.File]:
+    """Yield a writable copy of ``path`` (or a new file); it replaces ``path`` on success.
+
+    If the block raises, or the process dies, ``path`` is untouched.
+    """
+    temporary = temporary_name(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if temporary.exists():
+        temporary.unlink()
+    if not fresh and path.exists():
+        open_for_reading(path).close()  # refuse to build on a damaged file
+        copy_file(path, temporary)
+        handle = tables.open_file(str(temporary), mode="a")
+    else:
+        handle = tables.open_file(str(temporary), mode="w", title=title or "", filters=filters)
+    try:
+        yield handle
+        handle.close()
+    except BaseException:
+        if handle.isopen:
+            handle.close()
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    commit_temporary(temporary, path, fsync)

@@ -1,0 +1,240 @@
+"""The run journal: completed runs, batched, written to write-once shard files.
+
+A writer buffers finished runs in memory (:class:`RunBatch`). Every ``ack_runs`` runs or
+``ack_seconds`` seconds it writes them to a new shard file under
+``<file>-journal/<trajectory>/`` -- to a temporary name, fsynced, then renamed. A run is
+*acknowledged* once its shard has that final name: from then on a ``kill -9`` of anything
+cannot lose it. Shards are later compacted into the main file (see ``service.py``); a run in
+the buffer when the process dies was never acknowledged and is computed again on resume.
+
+Shards have the main file's layout, so the same code reads both.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tables
+
+from distenv.storage import layout
+from distenv.storage.codecs import Context
+from distenv.storage.files import commit_temporary, fsync_dir
+from distenv.trajectory.columns import pack, signature
+
+SHARD_SUFFIX = ".h5"
+HOST = socket.gethostname()
+
+
+class ColumnBuffer:
+    """Buffered per-run values of one key with one fixed signature per item."""
+
+    __slots__ = ("leaf_class", "comment", "signatures", "run_index", "values")
+
+    def __init__(self, leaf_class: str, comment: str, signatures: dict):
+        self.leaf_class = leaf_class
+        self.comment = comment
+        self.signatures = signatures
+        self.run_index: list[int] = []
+        self.values: dict[str, list] = {item: [] for item in signatures}
+
+    def accepts(self, leaf_class: str, comment: str, items: dict) -> bool:
+        if leaf_class != self.leaf_class or comment != self.comment or \
+                len(items) != len(self.signatures):
+            return False
+        signatures = self.signatures
+        for item, value in items.items():
+            if signatures.get(item) != signature(value):
+                return False
+        return True
+
+    def append(self, run_index: int, items: dict) -> None:
+        self.run_index.append(run_index)
+        values = self.values
+        for item, value in items.items():
+            values[item].append(value)
+
+
+class RunBatch:
+    """Finished runs not yet written: run-table rows, columns, irregular values, others."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list] = {name: [] for name in
+                                      ("index", "status", "start", "finish", "runtime", "pid",
+                                       "host", "env_hash", "error")}
+        self.columns: dict[str, ColumnBuffer] = {}
+        self.irregular: list[tuple] = []
+        self.static: list[Any] = []
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def add_run(self, index: int, status: int, start: float, finish: float, pid: int,
+                host: str, env_hash: str, error: str) -> None:
+        rows = self.rows
+        rows["index"].append(index)
+        rows["status"].append(status)
+        rows["start"].append(start)
+        rows["finish"].append(finish)
+        rows["runtime"].append(finish - start)
+        rows["pid"].append(pid)
+        rows["host"].append(host)
+        rows["env_hash"].append(env_hash)
+        rows["error"].append(error)
+        self.count += 1
+
+    def add_leaf(self, key: str, run_index: int, run_name: str, set_name: str, leaf: Any) -> None:
+        """A per-run leaf: into its column if it fits, else kept as an irregular value."""
+        leaf_class = type(leaf).__name__
+        items = leaf._data if not hasattr(leaf, "_explored_range") else {leaf._name: leaf._data}
+        buffer = self.columns.get(key)
+        if buffer is None:
+            signatures = {}
+            regular = not leaf_class.startswith("Pickle") and layout.INDEX_COLUMN not in items
+            if regular:
+                for item, value in items.items():
+                    sig = signature(value)
+                    if sig is None:
+                        regular = False
+                        break
+                    signatures[item] = sig
+            if regular and signatures:
+                buffer = self.columns[key] = ColumnBuffer(leaf_class, leaf._comment, signatures)
+        if buffer is not None and buffer.accepts(leaf_class, leaf._comment, items):
+            buffer.append(run_index, items)
+        else:
+            self.irregular.append((key, run_index, run_name, set_name, leaf_class,
+                                   leaf._comment, dict(items)))
+
+    def write(self, h5: tables.File, traj_group: tables.Group, ctx: Context) -> None:
+        """Write everything into ``traj_group`` (of a shard or of the main file)."""
+        layout.append_run_rows(h5, traj_group, self.rows, ctx)
+        for key, buffer in self.columns.items():
+            if not buffer.run_index:
+                continue
+            arrays = {item: pack(buffer.signatures[item], values, ctx.encoding)
+                      for item, values in buffer.values.items()}
+            layout.append_column(h5, traj_group, key, buffer.leaf_class, buffer.comment,
+                                 buffer.signatures, np.array(buffer.run_index, dtype=np.int64),
+                                 arrays, ctx)
+        for key, index, run_name, set_name, leaf_class, comment, items in self.irregular:
+            layout.write_irregular(h5, traj_group, key, index, run_name, set_name, leaf_class,
+                                   comment, items, ctx)
+        for leaf in self.static:
+            layout.write_leaf(h5, traj_group, leaf, ctx, replace=True)
+
+
+def journal_dir(filename: Path, trajectory_name: str) -> Path:
+    return filename.with_name(filename.name + "-journal") / trajectory_name
+
+
+def list_shards(directory: Path) -> list[Path]:
+    """Acknowledged shards, oldest first (names start with a nanosecond timestamp)."""
+    if not directory.is_dir():
+        return []
+    return sorted(path for path in directory.iterdir()
+                  if path.name.endswith(SHARD_SUFFIX) and not path.name.startswith("."))
+
+
+class RunJournal:
+    """Buffers finished runs of one trajectory in one process and acknowledges them in shards.
+
+    Parameters
+    ----------
+    directory:
+        The trajectory's journal folder.
+    trajectory_name:
+        Name of the trajectory group inside each shard.
+    ctx:
+        Filters and encoding.
+    ack_runs, ack_seconds:
+        Write a shard after this many runs or this many seconds, whichever comes first
+        (``ack_runs=1`` acknowledges every run on its own).
+    fsync:
+        fsync shards before renaming them (durable against power loss, not only kills).
+    """
+
+    def __init__(self, directory: Path, trajectory_name: str, ctx: Context,
+                 ack_runs: int | None = None, ack_seconds: float = 2.0, fsync: bool = True,
+                 env_hash: str = ""):
+        self.directory = directory
+        self.trajectory_name = trajectory_name
+        self.ctx = ctx
+        self.ack_runs = ack_runs
+        self.ack_seconds = ack_seconds
+        self.fsync = fsync
+        self.env_hash = env_hash
+        self.pid = os.getpid()
+        self.batch = RunBatch()
+        self.sequence = 0
+        self.last_ack = time.monotonic()
+        self.written: list[Path] = []
+
+    def store_run(self, traj: Any, index: int, leaves: list, status: int, start: float,
+                  finish: float, error: str = "") -> None:
+        """Buffer one finished run (its new leaves and its run-table row)."""
+        batch = self.batch
+        run_name = traj._wildcards.run_name(index)
+        set_name = traj._wildcards.set_name(index)
+        for leaf in leaves:
+            parsed = traj._parse_run_path(leaf._full_name)
+            if parsed is None:
+                batch.static.append(leaf)
+            else:
+                batch.add_leaf(parsed[0], parsed[1], run_name, set_name, leaf)
+            leaf._stored = True
+        batch.add_run(index, status, start, finish, self.pid, HOST, self.env_hash, error)
+        if (self.ack_runs is not None and batch.count >= self.ack_runs) or \
+                time.monotonic() - self.last_ack >= self.ack_seconds:
+            self.flush()
+
+    def flush(self) -> Path | None:
+        """Write the buffered runs as one acknowledged shard; returns its path."""
+        batch = self.batch
+        self.last_ack = time.monotonic()
+        if not batch.count and not batch.static:
+            return None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = "%019d-%s-%d-%06d%s" % (time.time_ns(), HOST.replace("-", "_"), self.pid,
+                                       self.sequence, SHARD_SUFFIX)
+        self.sequence += 1
+        final = self.directory / name
+        temporary = self.directory / ("." + name + ".tmp")
+        write_shard(temporary, self.trajectory_name, batch, self.ctx)
+        commit_temporary(temporary, final, self.fsync)
+        self.batch = RunBatch()
+        self.written.append(final)
+        return final
+
+    def close(self) -> None:
+        self.flush()
+
+
+def write_shard(path: Path, trajectory_name: str, batch: RunBatch, ctx: Context) -> None:
+    with tables.open_file(str(path), mode="w", filters=ctx.filters) as h5:
+        group = h5.create_group("/", trajectory_name)
+        group._v_attrs[layout.FORMAT_ATTR] = 1
+        group._v_attrs.SHARD = True
+        batch.write(h5, group, ctx)
+
+
+def remove_shards(paths: list[Path]) -> None:
+    directories = set()
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        directories.add(path.parent)
+    for directory in directories:
+        fsync_dir(directory)
+        try:
+            directory.rmdir()
+            directory.parent.rmdir()
+        except OSError:
+            pass

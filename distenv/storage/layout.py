@@ -1,0 +1,374 @@
+"""Where things live in the HDF5 file, and how leaves, runs and columns are written.
+
+::
+
+    /<trajectory>                      group; attrs: format version, comment, length, ...
+        config/ parameters/ derived_parameters/ results/
+            <group>/<leaf>             a leaf is a group: attrs DISTENV_LEAF (class) and
+                                       DISTENV_COMMENT; one node per item (codecs.py)
+            .../crun/<leaf>            per-run values of ``...$.<leaf>``: ONE table, a row per
+                                       run (``run_index`` + one column per item)
+        run_table                      index, status, start, finish, runtime, pid, host, env
+        run_errors                     index, error text of failed runs
+        _irregular/<set>/<run>/...     per-run values that do not fit their column
+        irregular_index                (key, run index) of every irregular value
+        journal_log                    names of journal shards already compacted into the file
+        overview/                      eye-balling tables (at most 1000 rows each)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+import numpy as np
+import tables
+
+from distenv.storage.codecs import KIND, Context, read_item, write_item
+from distenv.trajectory.columns import pack, signature, unpack
+
+FORMAT_ATTR = "DISTENV_FORMAT"
+LEAF_ATTR = "DISTENV_LEAF"
+COMMENT_ATTR = "DISTENV_COMMENT"
+COLUMN_ATTR = "DISTENV_COLUMN"
+RUN_TABLE = "run_table"
+ERROR_TABLE = "run_errors"
+IRREGULAR = "_irregular"
+IRREGULAR_INDEX = "irregular_index"
+JOURNAL_LOG = "journal_log"
+RUN_NAMES = "run_names"
+OVERVIEW = "overview"
+RESERVED = {RUN_TABLE, ERROR_TABLE, IRREGULAR, IRREGULAR_INDEX, JOURNAL_LOG, RUN_NAMES, OVERVIEW}
+MAX_ERROR_BYTES = 16384
+INDEX_COLUMN = "run_index"
+
+
+class RunRow(tables.IsDescription):
+    index = tables.Int64Col(pos=0)
+    status = tables.Int8Col(pos=1)
+    start = tables.Float64Col(pos=2)
+    finish = tables.Float64Col(pos=3)
+    runtime = tables.Float64Col(pos=4)
+    pid = tables.Int64Col(pos=5)
+    host = tables.StringCol(64, pos=6)
+    env_hash = tables.StringCol(16, pos=7)
+
+
+class ErrorRow(tables.IsDescription):
+    index = tables.Int64Col(pos=0)
+    error = tables.StringCol(MAX_ERROR_BYTES, pos=1)
+
+
+class IrregularRow(tables.IsDescription):
+    key = tables.StringCol(512, pos=0)
+    index = tables.Int64Col(pos=1)
+    path = tables.StringCol(1024, pos=2)
+
+
+class JournalRow(tables.IsDescription):
+    shard = tables.StringCol(255, pos=0)
+
+
+def node_path(full_name: str) -> str:
+    """HDF5 path (relative to the trajectory group) of a full name or column key."""
+    return "/".join("crun" if seg == "$" else "crunset" if seg == "$set" else seg
+                    for seg in full_name.split("."))
+
+
+def key_of_path(path: str) -> str:
+    return ".".join("$" if seg == "crun" else "$set" if seg == "crunset" else seg
+                    for seg in path.strip("/").split("/"))
+
+
+def sig_to_attr(sig: tuple) -> str:
+    return json.dumps(sig)
+
+
+def sig_from_attr(text: str) -> tuple:
+    return tuple(tuple(part) if isinstance(part, list) else part for part in json.loads(text))
+
+
+def ensure_group(h5: tables.File, parent: tables.Group, path: str) -> tables.Group:
+    node = parent
+    for segment in path.split("/"):
+        if segment in node:
+            node = node._f_get_child(segment)
+        else:
+            node = h5.create_group(node, segment)
+    return node
+
+
+# -- static leaves -----------------------------------------------------------------------------
+def write_leaf(h5: tables.File, traj_group: tables.Group, leaf: Any, ctx: Context,
+               replace: bool = True) -> None:
+    """Write a parameter or result as a group of items (replacing an older copy)."""
+    location, _, name = node_path(leaf._full_name).rpartition("/")
+    parent = ensure_group(h5, traj_group, location) if location else traj_group
+    if name in parent:
+        if not replace:
+            return
+        h5.remove_node(parent, name, recursive=True)
+    group = h5.create_group(parent, name)
+    group._v_attrs[LEAF_ATTR] = type(leaf).__name__
+    group._v_attrs[COMMENT_ATTR] = leaf._comment
+    item_ctx = Context(ctx.filters, ctx.encoding, ctx.pandas_format,
+                       pickle_only=type(leaf).__name__.startswith("Pickle"))
+    if hasattr(leaf, "_explored_range"):
+        if leaf._data is not None:
+            write_item(h5, group, "data", leaf._data, item_ctx)
+        if leaf._explored_range is not None:
+            write_range(h5, group, "explored_data", leaf._explored_range, item_ctx)
+    else:
+        for item_name, value in leaf._data.items():
+            write_item(h5, group, item_name, value, item_ctx)
+
+
+def read_leaf_items(group: tables.Group, ctx: Context | None = None) -> dict:
+    """Items of a leaf group (parameters: ``data`` and ``explored_data``)."""
+    items = {}
+    for child in group._f_iter_nodes():
+        if child._v_name == "explored_data" and child._v_attrs[KIND] == "range":
+            items["explored_data"] = read_range(child, ctx)
+        else:
+            items[child._v_name] = read_item(child, ctx)
+    return items
+
+
+def is_leaf_group(node: tables.Node) -> bool:
+    return isinstance(node, tables.Group) and LEAF_ATTR in node._v_attrs
+
+
+def iter_leaf_groups(group: tables.Group) -> Iterable[tables.Group]:
+    """Leaf groups below ``group`` (not descending into leaves, columns or run bookkeeping)."""
+    stack = [group]
+    while stack:
+        current = stack.pop()
+        for child in current._f_iter_nodes():
+            if isinstance(child, tables.Group):
+                if LEAF_ATTR in child._v_attrs:
+                    yield child
+                elif child._v_name not in RESERVED:
+                    stack.append(child)
+
+
+def iter_column_tables(group: tables.Group) -> Iterable[tables.Table]:
+    for table in group._f_walknodes("Table"):
+        if COLUMN_ATTR in table._v_attrs:
+            yield table
+
+
+# -- explored ranges ---------------------------------------------------------------------------
+def write_range(h5: tables.File, group: tables.Group, name: str, values: list, ctx: Context) -> None:
+    sigs = {signature(value) for value in values[:1]}
+    sig = sigs.pop() if sigs else None
+    if sig is not None and not ctx.pickle_only and all(signature(v) == sig for v in values):
+        column = pack(sig, values, ctx.encoding)
+        node = (h5.create_carray(group, name, obj=column, filters=ctx.filters)
+                if column.size else h5.create_array(group, name, obj=column))
+        node._v_attrs[KIND] = "range"
+        node._v_attrs.SIGNATURE = sig_to_attr(sig)
+        return
+    node = h5.create_group(group, name)
+    node._v_attrs[KIND] = "range"
+    node._v_attrs.LENGTH = len(values)
+    for position, value in enumerate(values):
+        write_item(h5, node, "e%08d" % position, value, ctx)
+
+
+def read_range(node: tables.Node, ctx: Context | None = None) -> list:
+    encoding = ctx.encoding if ctx is not None else "utf-8"
+    if isinstance(node, tables.Group):
+        return [read_item(node._f_get_child("e%08d" % position), ctx)
+                for position in range(int(node._v_attrs.LENGTH))]
+    return unpack(sig_from_attr(node._v_attrs.SIGNATURE), node.read(), encoding)
+
+
+# -- runs --------------------------------------------------------------------------------------
+def append_run_rows(h5: tables.File, traj_group: tables.Group, rows: dict, ctx: Context) -> None:
+    count = len(rows["index"])
+    if not count:
+        return
+    if RUN_TABLE in traj_group:
+        table = traj_group._f_get_child(RUN_TABLE)
+    else:
+        table = h5.create_table(traj_group, RUN_TABLE, RunRow, "run table", filters=ctx.filters,
+                                expectedrows=max(count, 1000))
+    data = np.empty(count, dtype=table.dtype)
+    for name in data.dtype.names:
+        values = rows[name]
+        if name in ("host", "env_hash"):
+            values = [value.encode("utf-8", "replace")[:data.dtype[name].itemsize] for value in values]
+        data[name] = values
+    table.append(data)
+    errors = [(index, text) for index, text in zip(rows["index"], rows["error"]) if text]
+    if errors:
+        if ERROR_TABLE in traj_group:
+            error_table = traj_group._f_get_child(ERROR_TABLE)
+        else:
+            error_table = h5.create_table(traj_group, ERROR_TABLE, ErrorRow, "errors of failed runs",
+                                          filters=ctx.filters)
+        error_table.append([(index, _clip(text)) for index, text in errors])
+
+
+def _clip(text: str) -> bytes:
+    data = text.encode("utf-8", "replace")
+    if len(data) <= MAX_ERROR_BYTES:
+        return data
+    marker = b"\n... [traceback shortened] ...\n"
+    half = (MAX_ERROR_BYTES - len(marker)) // 2
+    return data[:half] + marker + data[-half:]
+
+
+def read_run_rows(traj_group: tables.Group) -> tuple[np.ndarray | None, dict[int, str]]:
+    rows = traj_group._f_get_child(RUN_TABLE).read() if RUN_TABLE in traj_group else None
+    errors: dict[int, str] = {}
+    if ERROR_TABLE in traj_group:
+        for index, text in traj_group._f_get_child(ERROR_TABLE).read().tolist():
+            errors[int(index)] = text.decode("utf-8", "replace")
+    return rows, errors
+
+
+# -- columns -----------------------------------------------------------------------------------
+def append_column(h5: tables.File, traj_group: tables.Group, key: str, leaf_class: str,
+                  comment: str, signatures: dict, run_index: np.ndarray, arrays: dict,
+                  ctx: Context, expectedrows: int = 10000) -> bool:
+    """Append rows to the column table of ``key``; ``False`` if they do not fit its schema."""
+    location, _, name = node_path(key).rpartition("/")
+    parent = ensure_group(h5, traj_group, location)
+    count = len(run_index)
+    if name in parent:
+        table = parent._f_get_child(name)
+        if not isinstance(table, tables.Table) or COLUMN_ATTR not in table._v_attrs:
+            return False
+        stored = {item: sig_from_attr(text) for item, text in
+                  json.loads(table._v_attrs.SIGNATURES).items()}
+        if stored != signatures or table._v_attrs[LEAF_ATTR] != leaf_class or \
+                table._v_attrs[COMMENT_ATTR] != comment:
+            return False
+        wider = [item for item, array in arrays.items() if array.dtype.kind == "S" and
+                 array.dtype.itemsize > table.coldtypes[item].itemsize]
+        if wider:
+            table = _widen(h5, table, {item: arrays[item].dtype for item in wider})
+    else:
+        table = None
+    data = np.empty(count, dtype=_row_dtype(arrays, table))
+    data[INDEX_COLUMN] = run_index
+    for item, array in arrays.items():
+        data[item] = array
+    if table is None:
+        table = h5.create_table(parent, name, obj=data, filters=ctx.filters,
+                                expectedrows=max(expectedrows, count))
+        attrs = table._v_attrs
+        attrs[COLUMN_ATTR] = key
+        attrs[LEAF_ATTR] = leaf_class
+        attrs[COMMENT_ATTR] = comment
+        attrs.SIGNATURES = json.dumps({item: sig_to_attr(sig) for item, sig in signatures.items()})
+        attrs.ENCODING = ctx.encoding
+    else:
+        table.append(data)
+    return True
+
+
+def _row_dtype(arrays: dict, table: tables.Table | None) -> np.dtype:
+    if table is not None:
+        return table.dtype
+    fields = [(INDEX_COLUMN, np.int64)]
+    for item, array in arrays.items():
+        fields.append((item, array.dtype, array.shape[1:]) if array.ndim > 1 else
+                      (item, array.dtype))
+    return np.dtype(fields)
+
+
+def _widen(h5: tables.File, table: tables.Table, wider: dict) -> tables.Table:
+    """Recreate a column table with wider string columns (old rows kept)."""
+    old = table.read()
+    fields = [(name, wider.get(name, old.dtype[name].base), old.dtype[name].shape)
+              for name in old.dtype.names]
+    new = np.empty(len(old), dtype=fields)
+    for name in old.dtype.names:
+        new[name] = old[name]
+    parent, name = table._v_parent, table._v_name
+    attrs = {key: table._v_attrs[key] for key in table._v_attrs._f_list("user")}
+    filters = table.filters
+    table._f_remove()
+    created = h5.create_table(parent, name, obj=new, filters=filters)
+    for key, value in attrs.items():
+        created._v_attrs[key] = value
+    return created
+
+
+def read_column(table: tables.Table) -> tuple[dict, np.ndarray, dict]:
+    """``(meta, run_index, {item: array})`` of a column table."""
+    attrs = table._v_attrs
+    signatures = {item: sig_from_attr(text) for item, text in json.loads(attrs.SIGNATURES).items()}
+    meta = {"key": attrs[COLUMN_ATTR], "leaf_class": attrs[LEAF_ATTR],
+            "comment": attrs[COMMENT_ATTR], "signatures": signatures,
+            "encoding": getattr(attrs, "ENCODING", "utf-8")}
+    data = table.read()
+    return meta, data[INDEX_COLUMN], {item: data[item] for item in signatures}
+
+
+def column_meta(table: tables.Table) -> dict:
+    attrs = table._v_attrs
+    return {"key": attrs[COLUMN_ATTR], "leaf_class": attrs[LEAF_ATTR],
+            "comment": attrs[COMMENT_ATTR], "encoding": getattr(attrs, "ENCODING", "utf-8"),
+            "signatures": {item: sig_from_attr(text) for item, text in
+                           json.loads(attrs.SIGNATURES).items()}}
+
+
+# -- irregular per-run values ------------------------------------------------------------------
+def write_irregular(h5: tables.File, traj_group: tables.Group, key: str, run_index: int,
+                    run_name: str, set_name: str, leaf_class: str, comment: str, items: dict,
+                    ctx: Context) -> None:
+    path = "%s/%s/%s/%s" % (IRREGULAR, set_name, run_name, node_path(key))
+    location, _, name = path.rpartition("/")
+    parent = ensure_group(h5, traj_group, location)
+    if name in parent:
+        h5.remove_node(parent, name, recursive=True)
+    group = h5.create_group(parent, name)
+    group._v_attrs[LEAF_ATTR] = leaf_class
+    group._v_attrs[COMMENT_ATTR] = comment
+    item_ctx = Context(ctx.filters, ctx.encoding, ctx.pandas_format,
+                       pickle_only=leaf_class.startswith("Pickle"))
+    for item_name, value in items.items():
+        write_item(h5, group, item_name, value, item_ctx)
+    append_irregular_index(h5, traj_group, [(key, run_index, path)], ctx)
+
+
+def irregular_path(key: str, run_name: str, set_name: str) -> str:
+    return "%s/%s/%s/%s" % (IRREGULAR, set_name, run_name, node_path(key))
+
+
+def read_irregular_index(traj_group: tables.Group) -> list[tuple[str, int, str]]:
+    """``(key, run index, path below the trajectory group)`` of every irregular value."""
+    if IRREGULAR_INDEX not in traj_group:
+        return []
+    return [(key.decode("utf-8"), int(index), path.decode("utf-8")) for key, index, path in
+            traj_group._f_get_child(IRREGULAR_INDEX).read().tolist()]
+
+
+def append_irregular_index(h5: tables.File, traj_group: tables.Group,
+                           rows: list[tuple[str, int, str]], ctx: Context) -> None:
+    if IRREGULAR_INDEX in traj_group:
+        table = traj_group._f_get_child(IRREGULAR_INDEX)
+    else:
+        table = h5.create_table(traj_group, IRREGULAR_INDEX, IrregularRow,
+                                "per-run values stored per run", filters=ctx.filters)
+    table.append([(key.encode("utf-8"), index, path.encode("utf-8")) for key, index, path in rows])
+
+
+def read_journal_log(traj_group: tables.Group) -> set[str]:
+    if JOURNAL_LOG not in traj_group:
+        return set()
+    return {name.decode("utf-8") for name in traj_group._f_get_child(JOURNAL_LOG).col("shard")}
+
+
+def append_journal_log(h5: tables.File, traj_group: tables.Group, names: list[str]) -> None:
+    if not names:
+        return
+    if JOURNAL_LOG in traj_group:
+        table = traj_group._f_get_child(JOURNAL_LOG)
+    else:
+        table = h5.create_table(traj_group, JOURNAL_LOG, JournalRow,
+                                "journal shards compacted into this file")
+    table.append([(name.encode("utf-8"),) for name in names])

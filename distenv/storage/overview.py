@@ -1,0 +1,100 @@
+"""Overview tables: a quick look at a trajectory for people browsing the file.
+
+For eye-balling only (as in pypet): never relied upon, rewritten on every store, at most
+:data:`~distenv.constants.OVERVIEW_MAX_ROWS` rows each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tables
+
+from distenv.constants import OVERVIEW_MAX_ROWS
+from distenv.storage import layout
+
+_TEXT = 128
+
+
+def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any) -> None:
+    if layout.OVERVIEW in group:
+        h5.remove_node(group, layout.OVERVIEW, recursive=True)
+    target = h5.create_group(group, layout.OVERVIEW, "eye-balling only; never rely on it")
+    filters = service.filters
+    _table(h5, target, "info", [("name", traj._name), ("time", traj._time),
+                                ("comment", traj._comment), ("runs", str(traj._length)),
+                                ("explored", ", ".join(traj._explored))], ("key", "value"), filters)
+    _table(h5, target, "explorations", [(name,) for name in traj._explored], ("name",), filters)
+    if service.small_overview_tables:
+        for branch in ("config", "parameters", "derived_parameters", "results"):
+            rows = [_leaf_row(leaf) for leaf in _limited(traj._children[branch].f_iter_leaves())]
+            _table(h5, target, "%s_overview" % branch, rows,
+                   ("name", "class", "value", "comment"), filters)
+        explored = [(name, _text(repr(parameter._explored_range))) for name, parameter in
+                    traj._explored.items()]
+        _table(h5, target, "explored_parameters_overview", explored, ("name", "range"), filters)
+    if service.summary_tables or service.large_overview_tables:
+        per_run = _per_run_rows(group)
+        if service.summary_tables:
+            for branch in ("results", "derived_parameters"):
+                first_of_comment: dict = {}
+                for key, leaf_class, comment in per_run:
+                    if key.startswith(branch + ".") and comment not in first_of_comment:
+                        first_of_comment[comment] = (key, leaf_class, comment)
+                _table(h5, target, "%s_runs_summary" % branch, list(first_of_comment.values()),
+                       ("key", "class", "comment"), filters)
+        if service.large_overview_tables:
+            for branch in ("results", "derived_parameters"):
+                rows = [row for row in per_run if row[0].startswith(branch + ".")]
+                _table(h5, target, "%s_runs_overview" % branch, rows, ("key", "class", "comment"),
+                       filters, expectedrows=max(1, service.results_per_run))
+    _run_overview(h5, target, group, filters)
+
+
+def _limited(iterator: Any) -> list:
+    rows = []
+    for item in iterator:
+        if len(rows) >= OVERVIEW_MAX_ROWS:
+            break
+        rows.append(item)
+    return rows
+
+
+def _text(value: str) -> str:
+    return value if len(value) <= _TEXT else value[: _TEXT - 3] + "..."
+
+
+def _leaf_row(leaf: Any) -> tuple:
+    try:
+        value = leaf.f_val_to_str()
+    except Exception:  # a broken __repr__ must not stop storing
+        value = "?"
+    return (leaf._full_name, type(leaf).__name__, _text(value), _text(leaf._comment))
+
+
+def _per_run_rows(group: tables.Group) -> list[tuple]:
+    rows = []
+    for table in layout.iter_column_tables(group):
+        attrs = table._v_attrs
+        rows.append((attrs[layout.COLUMN_ATTR], attrs[layout.LEAF_ATTR], attrs[layout.COMMENT_ATTR]))
+    return rows[:OVERVIEW_MAX_ROWS]
+
+
+def _run_overview(h5: tables.File, target: tables.Group, group: tables.Group,
+                  filters: tables.Filters) -> None:
+    if layout.RUN_TABLE not in group:
+        return
+    table = group._f_get_child(layout.RUN_TABLE)
+    rows = table.read(stop=OVERVIEW_MAX_ROWS)
+    h5.create_table(target, "runs", obj=rows, filters=filters)
+
+
+def _table(h5: tables.File, target: tables.Group, name: str, rows: list, columns: tuple,
+           filters: tables.Filters, expectedrows: int = 100) -> None:
+    rows = rows[:OVERVIEW_MAX_ROWS]
+    encoded = [tuple(str(cell).encode("utf-8", "replace")[:1024] for cell in row) for row in rows]
+    widths = [max([len(row[i]) for row in encoded] + [1]) for i in range(len(columns))]
+    dtype = np.dtype([(column, "S%d" % width) for column, width in zip(columns, widths)])
+    data = np.array(encoded, dtype=dtype) if encoded else np.empty(0, dtype=dtype)
+    h5.create_table(target, name, obj=data, filters=filters, expectedrows=expectedrows)

@@ -1,0 +1,301 @@
+"""The HDF5 storage service: every read and write of a trajectory goes through it.
+
+Writes follow one rule (DESIGN §5): a file holding acknowledged data is never modified in
+place. Runs go to write-once journal shards; the main file changes only by *compaction*, which
+builds a new version of it beside the old one and renames it over the old one. Compaction is
+restartable: the shards it incorporated are listed inside the new file, so a crash before the
+shards are deleted never counts a run twice.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import tables
+
+from distenv.version import __version__
+from distenv.errors import ConfigurationError, CorruptFileError, TrajectoryExistsError
+from distenv.storage import journal, layout, overview
+from distenv.storage.codecs import Context
+from distenv.storage.files import (file_lock, make_filters, open_for_reading,
+                                   remove_stale_temporaries, replacing)
+
+PANDAS_FORMATS = {"fixed": "fixed", "f": "fixed", "table": "table", "t": "table"}
+
+
+class HDF5StorageService:
+    """Stores trajectories in one HDF5 file (PyTables), safely under ``kill -9``.
+
+    Parameters
+    ----------
+    filename:
+        The file; default ``./hdf5/<trajectory>.hdf5``; a folder (``'out/'``) gets
+        ``<trajectory>.hdf5`` inside it.
+    file_title:
+        HDF5 title of a new file (default: the trajectory name).
+    overwrite_file:
+        Replace an existing file on the first store instead of adding to it.
+    encoding:
+        Encoding of strings (``'utf8'``).
+    complevel, complib, shuffle, fletcher32:
+        HDF5 filters (``complib`` in zlib, blosc, lzo, bzip2, blosc2 and ``blosc:<codec>``).
+    pandas_format:
+        ``'fixed'``/``'f'`` or ``'table'``/``'t'`` for DataFrames and Series.
+    purge_duplicate_comments, summary_tables, small_overview_tables, large_overview_tables,
+    results_per_run, derived_parameters_per_run:
+        As in pypet; overview tables are for eye-balling and hold at most 1000 rows.
+    ack_runs, ack_seconds:
+        Acknowledge (make durable) finished runs every ``ack_runs`` runs or ``ack_seconds``
+        seconds, whichever comes first.
+    fsync:
+        fsync acknowledged data (survives power loss; ``False`` still survives ``kill -9``).
+    """
+
+    def __init__(self, filename: str | os.PathLike | None = None, file_title: str | None = None,
+                 overwrite_file: bool = False, encoding: str = "utf8", complevel: int = 9,
+                 complib: str = "zlib", shuffle: bool = True, fletcher32: bool = False,
+                 pandas_format: str = "fixed", purge_duplicate_comments: bool = True,
+                 summary_tables: bool = True, small_overview_tables: bool = True,
+                 large_overview_tables: bool = False, results_per_run: int = 0,
+                 derived_parameters_per_run: int = 0, ack_runs: int | None = None,
+                 ack_seconds: float = 2.0, fsync: bool = True, display_time: int = 20):
+        if filename is not None and not isinstance(filename, (str, os.PathLike)):
+            raise ConfigurationError("filename must be a path, not %r" % (filename,))
+        if pandas_format not in PANDAS_FORMATS:
+            raise ConfigurationError("pandas_format %r is invalid; use one of %s"
+                                     % (pandas_format, ", ".join(PANDAS_FORMATS)))
+        try:
+            "x".encode(encoding)
+        except (LookupError, TypeError) as exc:
+            raise ConfigurationError("encoding %r is unknown (%s); use 'utf8'" % (encoding, exc))
+        for name, value in (("results_per_run", results_per_run),
+                            ("derived_parameters_per_run", derived_parameters_per_run)):
+            if not isinstance(value, int) or value < 0:
+                raise ConfigurationError("%s must be an int >= 0, not %r" % (name, value))
+        if ack_runs is not None and (not isinstance(ack_runs, int) or ack_runs < 1):
+            raise ConfigurationError("ack_runs must be None or an int >= 1, not %r" % (ack_runs,))
+        if not isinstance(ack_seconds, (int, float)) or ack_seconds < 0:
+            raise ConfigurationError("ack_seconds must be a number >= 0, not %r" % (ack_seconds,))
+        self.filters = make_filters(complevel, complib, shuffle, fletcher32)
+        self.filename = None if filename is None else os.fspath(filename)
+        self.file_title = file_title
+        self.overwrite_file = bool(overwrite_file)
+        self.encoding = encoding
+        self.pandas_format = PANDAS_FORMATS[pandas_format]
+        self.purge_duplicate_comments = bool(purge_duplicate_comments)
+        self.summary_tables = bool(summary_tables)
+        self.small_overview_tables = bool(small_overview_tables)
+        self.large_overview_tables = bool(large_overview_tables)
+        self.results_per_run = results_per_run
+        self.derived_parameters_per_run = derived_parameters_per_run
+        self.ack_runs = ack_runs
+        self.ack_seconds = float(ack_seconds)
+        self.fsync = bool(fsync)
+        self.display_time = display_time
+        self.ctx = Context(self.filters, encoding, self.pandas_format)
+        self._overwritten = False
+
+    # -- files ---------------------------------------------------------------------------------
+    def filename_for(self, trajectory_name: str) -> Path:
+        """The file a trajectory of this name goes to."""
+        if self.filename is None:
+            return Path("hdf5") / ("%s.hdf5" % trajectory_name)
+        path = Path(self.filename)
+        if self.filename.endswith(("/", os.sep)) or path.is_dir():
+            return path / ("%s.hdf5" % trajectory_name)
+        return path
+
+    def journal_dir(self, trajectory_name: str) -> Path:
+        return journal.journal_dir(self.filename_for(trajectory_name), trajectory_name)
+
+    def trajectory_names(self, trajectory_name: str = "") -> list[str]:
+        path = self.filename_for(trajectory_name)
+        if not path.exists():
+            return []
+        with open_for_reading(path) as h5:
+            return trajectory_names(h5)
+
+    # -- writing ---------------------------------------------------------------------------------
+    def run_journal(self, traj: Any, env_hash: str = "") -> journal.RunJournal:
+        """A journal to which an executor hands finished runs."""
+        return journal.RunJournal(self.journal_dir(traj._name), traj._name, self.ctx,
+                                  self.ack_runs, self.ack_seconds, self.fsync, env_hash)
+
+    def store_trajectory(self, traj: Any, only_init: bool = False) -> None:
+        """Store what is new in ``traj`` and compact its journal into the main file."""
+        leaves = [] if only_init else [leaf for leaf in traj.f_iter_leaves()
+                                       if not leaf._stored or leaf._full_name in traj._explored]
+        self._store(traj, leaves, only_init)
+
+    def store_leaves(self, traj: Any, leaves: Iterable) -> None:
+        self._store(traj, list(leaves), only_init=False)
+
+    def _store(self, traj: Any, leaves: list, only_init: bool) -> None:
+        path = self.filename_for(traj._name)
+        run_leaves, static_leaves = [], []
+        for leaf in leaves:
+            (run_leaves if traj._parse_run_path(leaf._full_name) else static_leaves).append(leaf)
+        fresh = self.overwrite_file and not self._overwritten
+        if not fresh and not traj._stored and path.exists():
+            names = self.trajectory_names(traj._name)
+            if traj._name in names:
+                raise TrajectoryExistsError(
+                    "trajectory %r already exists in %s; choose another name, use add_time=True, "
+                    "or pass overwrite_file=True to replace the whole file" % (traj._name, path))
+        if run_leaves:
+            self._journal_loose_leaves(traj, run_leaves)
+        with file_lock(path):
+            remove_stale_temporaries(path)
+            with replacing(path, fresh, self.fsync, self.file_title or traj._name,
+                           self.filters) as h5:
+                group = self._trajectory_group(h5, traj)
+                if not only_init:
+                    for leaf in static_leaves:
+                        layout.write_leaf(h5, group, leaf, self.ctx)
+                    if not traj._default_run_names:
+                        _write_run_names(h5, group, traj)
+                done = self._incorporate_shards(h5, group, traj._name, path, traj._wildcards)
+                overview.write_overview(h5, group, traj, self)
+            self._overwritten = True
+            journal.remove_shards(done)
+        for leaf in leaves:
+            leaf._stored = True
+        traj._stored = True
+
+    def compact(self, traj: Any) -> None:
+        """Move acknowledged runs from the journal into the main file."""
+        self._store(traj, [], only_init=True)
+
+    def _journal_loose_leaves(self, traj: Any, leaves: list) -> None:
+        """Per-run leaves made outside an executor (manual runs) go through the journal too."""
+        run_journal = self.run_journal(traj)
+        batch = run_journal.batch
+        for leaf in leaves:
+            key, index = traj._parse_run_path(leaf._full_name)
+            batch.add_leaf(key, index, traj._wildcards.run_name(index),
+                           traj._wildcards.set_name(index), leaf)
+        batch.count = max(batch.count, 1)
+        run_journal.flush()
+
+    def _trajectory_group(self, h5: tables.File, traj: Any) -> tables.Group:
+        if traj._name in h5.root:
+            group = h5.root._f_get_child(traj._name)
+        else:
+            group = h5.create_group("/", traj._name, title=traj._comment[:255])
+        attrs = group._v_attrs
+        attrs[layout.FORMAT_ATTR] = 1
+        attrs.NAME = traj._name
+        attrs.COMMENT = traj._comment
+        attrs.TIMESTAMP = traj._timestamp
+        attrs.TIME = traj._time
+        attrs.LENGTH = traj._length
+        attrs.EXPLORED = list(traj._explored)
+        attrs.DISTENV_VERSION = __version__
+        attrs.PYTHON = platform.python_version()
+        attrs.DEFAULT_RUN_NAMES = bool(traj._default_run_names)
+        return group
+
+    def _incorporate_shards(self, h5: tables.File, group: tables.Group, trajectory_name: str,
+                            path: Path, wildcards: Any) -> list[Path]:
+        shards = journal.list_shards(journal.journal_dir(path, trajectory_name))
+        if not shards:
+            return []
+        done = layout.read_journal_log(group)
+        todo = [shard for shard in shards if shard.name not in done]
+        for shard in todo:
+            with open_for_reading(shard) as source:
+                if trajectory_name not in source.root:
+                    raise CorruptFileError("journal shard %s holds no trajectory %r"
+                                           % (shard, trajectory_name))
+                copy_runs(h5, group, source.root._f_get_child(trajectory_name), self.ctx,
+                          wildcards)
+        layout.append_journal_log(h5, group, [shard.name for shard in todo])
+        return shards
+
+    # -- reading ---------------------------------------------------------------------------------
+    def load_trajectory(self, traj: Any, **options: Any) -> None:
+        from distenv.storage.loading import load_into
+        load_into(self, traj, **options)
+
+    def load_subtree(self, traj: Any, full_name: str, recursive: bool, load_data: int) -> Any:
+        from distenv.storage.loading import load_subtree
+        return load_subtree(self, traj, full_name, recursive, load_data)
+
+
+def trajectory_names(h5: tables.File) -> list[str]:
+    """Trajectories in an open file, in the order they were created."""
+    groups = [group for group in h5.root._f_iter_nodes("Group")
+              if layout.FORMAT_ATTR in group._v_attrs]
+    groups.sort(key=lambda group: float(getattr(group._v_attrs, "TIMESTAMP", 0.0)))
+    return [group._v_name for group in groups]
+
+
+def _write_run_names(h5: tables.File, group: tables.Group, traj: Any) -> None:
+    if layout.RUN_NAMES in group:
+        h5.remove_node(group, layout.RUN_NAMES)
+    names = np.array([name.encode("utf-8") for name in traj.f_get_run_names()])
+    h5.create_carray(group, layout.RUN_NAMES, obj=names, filters=traj._service().filters)
+
+
+def copy_runs(h5: tables.File, group: tables.Group, source: tables.Group, ctx: Context,
+              wildcards: Any) -> None:
+    """Append everything a journal shard holds to a trajectory group of the main file."""
+    from distenv.trajectory.columns import unpack
+    if layout.RUN_TABLE in source:
+        rows = source._f_get_child(layout.RUN_TABLE).read()
+        if layout.RUN_TABLE in group:
+            group._f_get_child(layout.RUN_TABLE).append(rows)
+        else:
+            h5.create_table(group, layout.RUN_TABLE, obj=rows, filters=ctx.filters,
+                            expectedrows=max(len(rows), 10000))
+    if layout.ERROR_TABLE in source:
+        rows = source._f_get_child(layout.ERROR_TABLE).read()
+        if layout.ERROR_TABLE in group:
+            group._f_get_child(layout.ERROR_TABLE).append(rows)
+        else:
+            h5.create_table(group, layout.ERROR_TABLE, obj=rows, filters=ctx.filters)
+    for table in layout.iter_column_tables(source):
+        meta, run_index, arrays = layout.read_column(table)
+        if not layout.append_column(h5, group, meta["key"], meta["leaf_class"], meta["comment"],
+                                    meta["signatures"], run_index, arrays, ctx):
+            _columns_to_irregular(h5, group, meta, run_index, arrays, ctx, wildcards, unpack)
+    irregular = layout.read_irregular_index(source)
+    if irregular:
+        _copy_irregular(h5, group, source, irregular, ctx)
+    for leaf_group in layout.iter_leaf_groups(source):
+        relative = leaf_group._v_pathname[len(source._v_pathname) + 1:]
+        if relative.split("/")[0] in layout.RESERVED:
+            continue
+        location, _, name = relative.rpartition("/")
+        parent = layout.ensure_group(h5, group, location) if location else group
+        if name not in parent:
+            leaf_group._f_copy(newparent=parent, newname=name, recursive=True)
+
+
+def _copy_irregular(h5: tables.File, group: tables.Group, source: tables.Group,
+                    rows: list[tuple[str, int, str]], ctx: Context) -> None:
+    for _, _, path in rows:
+        node = source._v_file.get_node(source, path)
+        location, _, name = path.rpartition("/")
+        parent = layout.ensure_group(h5, group, location)
+        if name in parent:
+            h5.remove_node(parent, name, recursive=True)
+        node._f_copy(newparent=parent, newname=name, recursive=True)
+    layout.append_irregular_index(h5, group, rows, ctx)
+
+
+def _columns_to_irregular(h5: tables.File, group: tables.Group, meta: dict,
+                          run_index: np.ndarray, arrays: dict, ctx: Context, wildcards: Any,
+                          unpack: Any) -> None:
+    """Rows that do not fit the main file's column (another type) are kept per run."""
+    values = {item: unpack(meta["signatures"][item], array, meta["encoding"])
+              for item, array in arrays.items()}
+    for position, index in enumerate(run_index.tolist()):
+        items = {item: column[position] for item, column in values.items()}
+        layout.write_irregular(h5, group, meta["key"], index, wildcards.run_name(index),
+                               wildcards.set_name(index), meta["leaf_class"], meta["comment"],
+                               items, ctx)

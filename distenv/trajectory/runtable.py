@@ -1,0 +1,115 @@
+"""The run table in memory: one row per run (status, times, host, process, error)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from distenv.constants import RUN_COMPLETED, RUN_FAILED, RUN_PENDING, RUN_STATUS_NAMES
+
+#: Column name -> numpy dtype of the in-memory table (strings are Python lists).
+NUMERIC_COLUMNS = {"status": np.int8, "start": np.float64, "finish": np.float64,
+                   "runtime": np.float64, "pid": np.int64}
+TEXT_COLUMNS = ("host", "env_hash", "error")
+
+
+class RunTable:
+    """Status of every run of a trajectory, indexed by run index."""
+
+    def __init__(self, length: int = 0):
+        self.status = np.zeros(length, dtype=np.int8)
+        self.start = np.full(length, np.nan)
+        self.finish = np.full(length, np.nan)
+        self.runtime = np.full(length, np.nan)
+        self.pid = np.zeros(length, dtype=np.int64)
+        self.host: dict[int, str] = {}
+        self.env_hash: dict[int, str] = {}
+        self.error: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+    def resize(self, length: int) -> None:
+        """Grow (new runs pending) or shrink to ``length`` rows."""
+        old = len(self.status)
+        if length == old:
+            return
+        for name, dtype in NUMERIC_COLUMNS.items():
+            column = getattr(self, name)
+            fill = 0 if np.issubdtype(dtype, np.integer) else np.nan
+            grown = np.full(length, fill, dtype=dtype)
+            grown[: min(old, length)] = column[: min(old, length)]
+            setattr(self, name, grown)
+        if length < old:
+            for mapping in (self.host, self.env_hash, self.error):
+                for index in [i for i in mapping if i >= length]:
+                    del mapping[index]
+
+    def update(self, rows: dict[str, Any]) -> None:
+        """Set rows from arrays: ``rows['index']`` plus any column of the table."""
+        index = np.asarray(rows["index"], dtype=np.int64)
+        if not len(index):
+            return
+        if index.max() >= len(self.status):
+            self.resize(int(index.max()) + 1)
+        for name in NUMERIC_COLUMNS:
+            if name in rows:
+                getattr(self, name)[index] = rows[name]
+        for name in TEXT_COLUMNS:
+            if name in rows:
+                mapping = getattr(self, name)
+                for position, text in zip(index.tolist(), rows[name]):
+                    if text:
+                        mapping[position] = text
+                    else:
+                        mapping.pop(position, None)
+
+    def mark(self, index: int, status: int, start: float, finish: float, host: str, pid: int,
+             env_hash: str = "", error: str = "") -> None:
+        if index >= len(self.status):
+            self.resize(index + 1)
+        self.status[index] = status
+        self.start[index] = start
+        self.finish[index] = finish
+        self.runtime[index] = finish - start
+        self.pid[index] = pid
+        self.host[index] = host
+        if env_hash:
+            self.env_hash[index] = env_hash
+        if error:
+            self.error[index] = error
+        else:
+            self.error.pop(index, None)
+
+    def completed(self) -> np.ndarray:
+        return self.status == RUN_COMPLETED
+
+    def failed(self) -> np.ndarray:
+        return self.status == RUN_FAILED
+
+    def pending(self) -> np.ndarray:
+        return self.status == RUN_PENDING
+
+    def info(self, index: int, name: str) -> dict:
+        """pypet's ``f_get_run_information`` dict for one run."""
+        status = int(self.status[index])
+        return {
+            "idx": index, "name": name, "completed": int(status == RUN_COMPLETED),
+            "status": RUN_STATUS_NAMES[status], "timestamp": float(self.start[index]),
+            "time": _format_time(self.start[index]), "finish_timestamp": float(self.finish[index]),
+            "runtime": float(self.runtime[index]), "host": self.host.get(index, ""),
+            "pid": int(self.pid[index]), "env_hash": self.env_hash.get(index, ""),
+            "error": self.error.get(index, ""),
+        }
+
+    def status_names(self) -> list[str]:
+        names = RUN_STATUS_NAMES
+        return [names[code] for code in self.status.tolist()]
+
+
+def _format_time(timestamp: float) -> str:
+    import datetime
+    if not np.isfinite(timestamp):
+        return ""
+    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y_%m_%d_%Hh%Mm%Ss")
