@@ -30,7 +30,7 @@ def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any
         for branch in ("config", "parameters", "derived_parameters", "results"):
             rows = [_leaf_row(leaf) for leaf in _limited(traj._children[branch].f_iter_leaves())]
             _table(h5, target, "%s_overview" % branch, rows,
-                   ("name", "class", "value", "comment"), filters)
+                   ("name", "leaf_class", "value", "comment"), filters)
         explored = [(name, _text(repr(parameter._explored_range))) for name, parameter in
                     traj._explored.items()]
         _table(h5, target, "explored_parameters_overview", explored, ("name", "range"), filters)
@@ -43,11 +43,11 @@ def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any
                     if key.startswith(branch + ".") and comment not in first_of_comment:
                         first_of_comment[comment] = (key, leaf_class, comment)
                 _table(h5, target, "%s_runs_summary" % branch, list(first_of_comment.values()),
-                       ("key", "class", "comment"), filters)
+                       ("key", "leaf_class", "comment"), filters)
         if service.large_overview_tables:
             for branch in ("results", "derived_parameters"):
                 rows = [row for row in per_run if row[0].startswith(branch + ".")]
-                _table(h5, target, "%s_runs_overview" % branch, rows, ("key", "class", "comment"),
+                _table(h5, target, "%s_runs_overview" % branch, rows, ("key", "leaf_class", "comment"),
                        filters, expectedrows=max(1, service.results_per_run))
     _run_overview(h5, target, group, filters)
 
