@@ -197,6 +197,8 @@ def _is_pandas(value: Any) -> bool:
 def pandas_store(h5: tables.File) -> Any:
     """A pandas HDFStore that works on an already open PyTables file."""
     from pandas import HDFStore
+    from pandas.io import pytables as pandas_pytables
+    pandas_pytables._tables()  # pandas imports PyTables lazily; HDFStore.__init__ would do this
     store = HDFStore.__new__(HDFStore)
     store._path = h5.filename
     store._mode = h5.mode
@@ -213,10 +215,10 @@ def _write_pandas(h5: tables.File, group: tables.Group, name: str, value: Any,
     store = pandas_store(h5)
     key = "%s/%s" % (group._v_pathname.rstrip("/"), name)
     fmt = "table" if ctx.pandas_format in ("t", "table") else "fixed"
-    filters = ctx.filters
+    # pandas refuses complib= for the fixed format; both formats take the store's filters
+    store._filters = ctx.filters
     try:
-        store.put(key, value, format=fmt, complevel=filters.complevel or None,
-                  complib=filters.complib if filters.complevel else None)
+        store.put(key, value, format=fmt)
     except (TypeError, ValueError) as exc:
         if key in store:
             h5.remove_node(key, recursive=True)

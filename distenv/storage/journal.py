@@ -88,10 +88,10 @@ class RunBatch:
         rows["error"].append(error)
         self.count += 1
 
-    def add_leaf(self, key: str, run_index: int, run_name: str, set_name: str, leaf: Any) -> None:
+    def add_leaf(self, key: str, run_index: int, wildcards: Any, leaf: Any) -> None:
         """A per-run leaf: into its column if it fits, else kept as an irregular value."""
         leaf_class = type(leaf).__name__
-        items = leaf._data if not hasattr(leaf, "_explored_range") else {leaf._name: leaf._data}
+        items = {leaf._name: leaf._data} if leaf._is_parameter else leaf._data
         buffer = self.columns.get(key)
         if buffer is None:
             signatures = {}
@@ -108,8 +108,9 @@ class RunBatch:
         if buffer is not None and buffer.accepts(leaf_class, leaf._comment, items):
             buffer.append(run_index, items)
         else:
-            self.irregular.append((key, run_index, run_name, set_name, leaf_class,
-                                   leaf._comment, dict(items)))
+            self.irregular.append((key, run_index, wildcards.run_name(run_index),
+                                   wildcards.set_name(run_index), leaf_class, leaf._comment,
+                                   dict(items)))
 
     def write(self, h5: tables.File, traj_group: tables.Group, ctx: Context) -> None:
         """Write everything into ``traj_group`` (of a shard or of the main file)."""
@@ -179,14 +180,13 @@ class RunJournal:
                   finish: float, error: str = "") -> None:
         """Buffer one finished run (its new leaves and its run-table row)."""
         batch = self.batch
-        run_name = traj._wildcards.run_name(index)
-        set_name = traj._wildcards.set_name(index)
-        for leaf in leaves:
-            parsed = traj._parse_run_path(leaf._full_name)
+        keys = getattr(leaves, "run_keys", None)
+        for position, leaf in enumerate(leaves):
+            parsed = keys[position] if keys is not None else traj._parse_run_path(leaf._full_name)
             if parsed is None:
                 batch.static.append(leaf)
             else:
-                batch.add_leaf(parsed[0], parsed[1], run_name, set_name, leaf)
+                batch.add_leaf(parsed[0], parsed[1], traj._wildcards, leaf)
             leaf._stored = True
         batch.add_run(index, status, start, finish, self.pid, HOST, self.env_hash, error)
         if (self.ack_runs is not None and batch.count >= self.ack_runs) or \

@@ -113,6 +113,19 @@ def _load_leaf(traj: Any, traj_group: tables.Group, leaf_group: tables.Group, le
     comment = str(leaf_group._v_attrs[layout.COMMENT_ATTR])
     items = layout.read_leaf_items(leaf_group, ctx) if level >= LOAD_DATA or \
         issubclass(cls, Parameter) else {}
+    if existing is not None and existing.v_is_leaf and type(existing) is cls and \
+            level >= LOAD_DATA:
+        leaf = existing  # fill in place: callers (auto-loading, f_load_item) hold this object
+        leaf._comment = comment
+        if issubclass(cls, Parameter):
+            leaf._data = items.get("data")
+            if "explored_data" in items:
+                leaf._explored_range = list(items["explored_data"])
+        else:
+            leaf._data.clear()
+            leaf._data.update(items)
+        leaf._stored = True
+        return leaf
     if existing is not None:
         traj._remove_node(existing)
     if issubclass(cls, Parameter):
@@ -163,18 +176,21 @@ def read_run_table(path: Path, group: tables.Group, shards: list[Path], name: st
     if not parts:
         return table
     rows = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    keep = _last_occurrence(rows["index"])
-    rows = rows[keep]
+    if not _strictly_increasing(rows["index"]):
+        rows = rows[_last_occurrence(rows["index"])]
     table.update({
         "index": rows["index"], "status": rows["status"], "start": rows["start"],
         "finish": rows["finish"], "runtime": rows["runtime"], "pid": rows["pid"],
-        "host": [h.decode("utf-8", "replace") for h in rows["host"].tolist()],
-        "env_hash": [h.decode("utf-8", "replace") for h in rows["env_hash"].tolist()],
+        "host": rows["host"], "env_hash": rows["env_hash"],
     })
     status = table.status
     table.error = {index: text for index, text in errors.items()
                    if index < len(status) and status[index] == 2}
     return table
+
+
+def _strictly_increasing(index: np.ndarray) -> bool:
+    return len(index) < 2 or bool(np.all(index[1:] > index[:-1]))
 
 
 def _last_occurrence(index: np.ndarray) -> np.ndarray:
@@ -236,7 +252,7 @@ def _fill_column(column: RunColumn, sources: list, irregular: list, traj: Any) -
         if indices:
             run_index = np.concatenate(indices)
             merged = {item: _concat_all(parts) for item, parts in arrays.items()}
-            if len(np.unique(run_index)) != len(run_index):
+            if not _strictly_increasing(run_index):
                 keep = _last_occurrence(run_index)
                 run_index = run_index[keep]
                 merged = {item: array[keep] for item, array in merged.items()}

@@ -176,8 +176,7 @@ class HDF5StorageService:
         batch = run_journal.batch
         for leaf in leaves:
             key, index = traj._parse_run_path(leaf._full_name)
-            batch.add_leaf(key, index, traj._wildcards.run_name(index),
-                           traj._wildcards.set_name(index), leaf)
+            batch.add_leaf(key, index, traj._wildcards, leaf)
         batch.count = max(batch.count, 1)
         run_journal.flush()
 

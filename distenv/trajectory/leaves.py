@@ -15,6 +15,9 @@ from distenv.errors import (ExplorationError, NodeNotFoundError, ParameterLocked
 from distenv.trajectory.values import parameter_kind, same_family, short_repr
 
 
+_FAST_SCALARS = frozenset((bool, int, float, complex, str, bytes))
+
+
 class BaseLeaf:
     """Common part of every leaf: names, comment, and the trajectory it lives in."""
 
@@ -22,6 +25,7 @@ class BaseLeaf:
 
     v_is_leaf = True
     v_is_group = False
+    _is_parameter = False
 
     def __init__(self, full_name: str, comment: str = ""):
         self._full_name = full_name
@@ -93,6 +97,7 @@ class Parameter(BaseLeaf):
     """
 
     __slots__ = ("_data", "_explored_range", "_locked")
+    _is_parameter = True
 
     def __init__(self, full_name: str, data: Any = None, comment: str = ""):
         super().__init__(full_name, comment)
@@ -167,6 +172,9 @@ class Parameter(BaseLeaf):
         if self._data is None:
             raise ExplorationError(
                 "parameter %r has no default value; give it one before exploring" % self._full_name)
+        default_type = type(self._data)
+        if default_type in _FAST_SCALARS and set(map(type, values)) <= {default_type}:
+            return values  # the common case, checked in one pass for a million values
         for value in values:
             self._check_value(value)
             if not same_family(self._data, value):

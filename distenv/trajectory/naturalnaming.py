@@ -76,13 +76,14 @@ class NaturalNamingMixin:
         return child
 
     def _group_at(self, full_name: str) -> GroupNode:
+        """The group of this full name, created (with its parents) if needed."""
         node = self._nodes.get(full_name)
         if node is not None:
+            if node.v_is_leaf:
+                raise NodeExistsError("%r is a leaf; nothing can be added below it" % full_name)
             return node
-        node = self
-        for segment in full_name.split("."):
-            node = self._ensure_group(node, segment)
-        return node
+        location, _, name = full_name.rpartition(".")
+        return self._ensure_group(self._group_at(location) if location else self, name)
 
     def _kind_of_branch(self, group: Any) -> str:
         branch = group._full_name.partition(".")[0]
@@ -123,6 +124,10 @@ class NaturalNamingMixin:
     def _add_leaf(self, kind: str, parent: Any, args: tuple, kwargs: dict) -> BaseLeaf:
         """Create and insert a leaf; ``args`` as pypet: (name, value...), (Class, name, ...)
         or (instance,)."""
+        if self._is_run and args and args[0].__class__ is str:
+            fast = self._run_add_cache.get((kind, parent._full_name, args[0]))
+            if fast is not None:
+                return self._add_run_leaf(fast, args[1:], kwargs)
         instance = cls = None
         if args and isinstance(args[0], BaseLeaf):
             instance, name, rest = args[0], args[0]._full_name, ()
@@ -159,7 +164,37 @@ class NaturalNamingMixin:
         leaf._traj = self
         self._register(leaf)
         if self._is_run:
-            self._run_added.append(leaf)
+            if "{run}" in template and "{set}" not in template:
+                key = template.replace("{run}", "$")
+                self._run_added.append(leaf)
+                self._run_keys.append((key, self._idx))
+                if instance is None and cls is (Result if kind == "result" else Parameter) and \
+                        isinstance(name, str):
+                    before, _, after = template.partition("{run}")
+                    self._run_add_cache[(kind, parent._full_name, name)] = (
+                        before, after, key, leaf_name, cls)
+            else:
+                self._run_added.append(leaf)
+                self._run_keys.append(self._parse_run_path(full))
+        return leaf
+
+    def _add_run_leaf(self, fast: tuple, rest: tuple, kwargs: dict) -> BaseLeaf:
+        """The common case in a run: a result/derived parameter below this run's group."""
+        before, after, key, leaf_name, cls = fast
+        full = before + self._crun_name() + after
+        location = full[: len(full) - len(leaf_name) - 1]
+        group = self._nodes.get(location)
+        if group is None:
+            group = self._group_at(location)
+        elif leaf_name in group._children:
+            raise NodeExistsError("%r already exists; use another name or f_remove_child first"
+                                  % full)
+        leaf = cls(full, *rest, **kwargs)
+        group._children[leaf_name] = leaf
+        leaf._traj = self
+        self._register(leaf)
+        self._run_added.append(leaf)
+        self._run_keys.append((key, self._idx))
         return leaf
 
     def _leaf_template(self, kind: str, parent: Any, name: str) -> str:

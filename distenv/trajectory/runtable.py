@@ -8,10 +8,9 @@ import numpy as np
 
 from distenv.constants import RUN_COMPLETED, RUN_FAILED, RUN_PENDING, RUN_STATUS_NAMES
 
-#: Column name -> numpy dtype of the in-memory table (strings are Python lists).
+#: Column name -> numpy dtype of the in-memory table (host and env_hash as UTF-8 bytes).
 NUMERIC_COLUMNS = {"status": np.int8, "start": np.float64, "finish": np.float64,
-                   "runtime": np.float64, "pid": np.int64}
-TEXT_COLUMNS = ("host", "env_hash", "error")
+                   "runtime": np.float64, "pid": np.int64, "host": "S64", "env_hash": "S16"}
 
 
 class RunTable:
@@ -23,8 +22,8 @@ class RunTable:
         self.finish = np.full(length, np.nan)
         self.runtime = np.full(length, np.nan)
         self.pid = np.zeros(length, dtype=np.int64)
-        self.host: dict[int, str] = {}
-        self.env_hash: dict[int, str] = {}
+        self.host = np.zeros(length, dtype="S64")
+        self.env_hash = np.zeros(length, dtype="S16")
         self.error: dict[int, str] = {}
 
     def __len__(self) -> int:
@@ -37,14 +36,13 @@ class RunTable:
             return
         for name, dtype in NUMERIC_COLUMNS.items():
             column = getattr(self, name)
-            fill = 0 if np.issubdtype(dtype, np.integer) else np.nan
+            fill = np.nan if np.dtype(dtype).kind == "f" else 0
             grown = np.full(length, fill, dtype=dtype)
             grown[: min(old, length)] = column[: min(old, length)]
             setattr(self, name, grown)
         if length < old:
-            for mapping in (self.host, self.env_hash, self.error):
-                for index in [i for i in mapping if i >= length]:
-                    del mapping[index]
+            for index in [i for i in self.error if i >= length]:
+                del self.error[index]
 
     def update(self, rows: dict[str, Any]) -> None:
         """Set rows from arrays: ``rows['index']`` plus any column of the table."""
@@ -56,14 +54,12 @@ class RunTable:
         for name in NUMERIC_COLUMNS:
             if name in rows:
                 getattr(self, name)[index] = rows[name]
-        for name in TEXT_COLUMNS:
-            if name in rows:
-                mapping = getattr(self, name)
-                for position, text in zip(index.tolist(), rows[name]):
-                    if text:
-                        mapping[position] = text
-                    else:
-                        mapping.pop(position, None)
+        if "error" in rows:
+            for position, text in zip(index.tolist(), rows["error"]):
+                if text:
+                    self.error[position] = text
+                else:
+                    self.error.pop(position, None)
 
     def mark(self, index: int, status: int, start: float, finish: float, host: str, pid: int,
              env_hash: str = "", error: str = "") -> None:
@@ -74,9 +70,8 @@ class RunTable:
         self.finish[index] = finish
         self.runtime[index] = finish - start
         self.pid[index] = pid
-        self.host[index] = host
-        if env_hash:
-            self.env_hash[index] = env_hash
+        self.host[index] = host.encode("utf-8", "replace")[:64]
+        self.env_hash[index] = env_hash.encode("utf-8", "replace")[:16]
         if error:
             self.error[index] = error
         else:
@@ -98,8 +93,9 @@ class RunTable:
             "idx": index, "name": name, "completed": int(status == RUN_COMPLETED),
             "status": RUN_STATUS_NAMES[status], "timestamp": float(self.start[index]),
             "time": _format_time(self.start[index]), "finish_timestamp": float(self.finish[index]),
-            "runtime": float(self.runtime[index]), "host": self.host.get(index, ""),
-            "pid": int(self.pid[index]), "env_hash": self.env_hash.get(index, ""),
+            "runtime": float(self.runtime[index]),
+            "host": self.host[index].decode("utf-8", "replace"),
+            "pid": int(self.pid[index]), "env_hash": self.env_hash[index].decode("utf-8", "replace"),
             "error": self.error.get(index, ""),
         }
 

@@ -82,6 +82,8 @@ class Trajectory(NaturalNamingMixin, GroupNode):
         self._crun_cache = (-1, self._wildcards.run_name(-1))
         self._is_run = False
         self._run_added: list = []
+        self._run_keys: list = []
+        self._run_add_cache: dict[tuple, tuple] = {}
         self._fast_access = True
         self._auto_load = False
         self._shortcuts = True
@@ -498,11 +500,18 @@ class Trajectory(NaturalNamingMixin, GroupNode):
         self._idx = index
         self._is_run = True
         self._run_added = []
+        self._run_keys = []
 
-    def _leave_run(self, clean_up: bool = True) -> list:
-        """Leave the current run; returns the leaves it added (and removes them if asked)."""
-        added = self._run_added
+    def _leave_run(self, clean_up: bool = True) -> "RunLeaves":
+        """Leave the current run; returns the leaves it added (removed from memory if asked).
+
+        The result also carries, per leaf, its per-run column key and run index
+        (``run_keys``; ``None`` for a leaf outside any run) so storage need not parse names.
+        """
+        added = RunLeaves(self._run_added)
+        added.run_keys = self._run_keys
         self._run_added = []
+        self._run_keys = []
         if clean_up and added:
             self._remove_run_nodes(self._crun_name())
         self._is_run = False
@@ -673,6 +682,12 @@ class Trajectory(NaturalNamingMixin, GroupNode):
     def __repr__(self) -> str:
         return "<Trajectory %r: %d runs, %d explored parameters>" % (
             self._name, self._length, len(self._explored))
+
+
+class RunLeaves(list):
+    """The leaves one run added, with ``run_keys``: ``(column key, run index)`` or ``None``."""
+
+    run_keys: list
 
 
 def _aligned(column: RunColumn, item: str, array: np.ndarray, sig: tuple, length: int) -> Any:
