@@ -223,6 +223,23 @@ def write_shard(path: Path, trajectory_name: str, batch: RunBatch, ctx: Context)
         batch.write(h5, group, ctx)
 
 
+def remove_stale_shard_temporaries(directory: Path) -> None:
+    """Remove half-written shards of writers on this host that died (never acknowledged)."""
+    from distenv.storage.files import _alive
+    if not directory.is_dir():
+        return
+    marker = "-%s-" % HOST.replace("-", "_")
+    for path in directory.iterdir():
+        name = path.name
+        if name.startswith(".") and name.endswith(".tmp") and marker in name:
+            pid = name.split(marker, 1)[1].split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                try:
+                    path.unlink()
+                except OSError:
+                    pass
+
+
 def remove_shards(paths: list[Path]) -> None:
     directories = set()
     for path in paths:

@@ -66,6 +66,27 @@ def load_into(service: Any, traj: Any, name: str | None = None, index: int | Non
     if as_new:
         levels["derived_parameters"] = levels["results"] = LOAD_NOTHING
     path = service.filename_for(name or traj._name)
+    for attempt in range(5):
+        before = _identity(path)
+        _load_once(service, traj, path, name, index, levels, as_new, with_run_information)
+        if _identity(path) == before:
+            break  # no compaction replaced the file (and removed shards) while we read it
+    traj._stored = not as_new
+    if as_new:
+        for leaf in traj.f_iter_leaves():
+            leaf._stored = False
+
+
+def _identity(path: Path) -> tuple:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return ()
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _load_once(service: Any, traj: Any, path: Path, name: str | None, index: int | None,
+               levels: dict, as_new: bool, with_run_information: bool) -> None:
     with open_for_reading(path) as h5:
         name = select_trajectory(h5, path, name, index)
         group = h5.root._f_get_child(name)
@@ -88,11 +109,8 @@ def load_into(service: Any, traj: Any, name: str | None = None, index: int | Non
             traj._run_table = read_run_table(path, group, shards, name, traj._length)
         else:
             traj._run_table = RunTable(traj._length)
+        traj._run_columns = {}
         register_columns(traj, path, group, shards, name, levels)
-    traj._stored = not as_new
-    if as_new:
-        for leaf in traj.f_iter_leaves():
-            leaf._stored = False
 
 
 def pending_shards(service: Any, name: str, group: tables.Group) -> list[Path]:

@@ -200,7 +200,9 @@ class HDF5StorageService:
 
     def _incorporate_shards(self, h5: tables.File, group: tables.Group, trajectory_name: str,
                             path: Path, wildcards: Any) -> list[Path]:
-        shards = journal.list_shards(journal.journal_dir(path, trajectory_name))
+        directory = journal.journal_dir(path, trajectory_name)
+        journal.remove_stale_shard_temporaries(directory)
+        shards = journal.list_shards(directory)
         if not shards:
             return []
         done = layout.read_journal_log(group)
