@@ -165,6 +165,20 @@ class HDF5StorageService:
         for leaf in leaves:
             leaf._stored = True
         traj._stored = True
+        if done or not traj._run_columns:
+            self._attach_columns(traj, path)
+
+    def _attach_columns(self, traj: Any, path: Path) -> None:
+        """Let ``traj`` read its stored per-run data (lazily) without an explicit load."""
+        from distenv.storage.loading import LOAD_SKELETON, read_run_table, register_columns
+        with open_for_reading(path) as h5:
+            group = h5.root._f_get_child(traj._name)
+            if layout.RUN_TABLE in group:  # the file is the truth about which runs are done
+                traj._run_table = read_run_table(path, group, [], traj._name, traj._length)
+            traj._run_columns = {}
+            register_columns(traj, path, group, [], traj._name,
+                             {"results": LOAD_SKELETON, "derived_parameters": LOAD_SKELETON,
+                              "config": LOAD_SKELETON, "parameters": LOAD_SKELETON})
 
     def compact(self, traj: Any) -> None:
         """Move acknowledged runs from the journal into the main file."""
