@@ -270,7 +270,8 @@ class NaturalNamingMixin:
                 child = self._search(node, segment, max_depth)
             node = child
         if len(segments) == 1 and max_depth is None and shortcuts and \
-                not self._depends_on_run(node._full_name):
+                not self._depends_on_run(node._full_name) and \
+                not self._wildcards.is_wildcard(name):  # '$set' etc. change with the run
             self._nn_cache.setdefault(name, {})[group._full_name] = node
         if node.v_is_leaf:
             if auto_load and node.f_is_empty() and self._storage_service is not None:

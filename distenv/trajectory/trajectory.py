@@ -300,22 +300,18 @@ class Trajectory(NaturalNamingMixin, GroupNode):
                                    % self._name)
         ranges = self._resolve_explored(build_dict)
         length = check_equal_lengths({p._full_name: values for p, values in ranges})
-        previous = dict(self._explored)
-        try:
-            for parameter, values in ranges:
-                parameter._explore(values)
-                self._explored[parameter._full_name] = parameter
-        except Exception:
-            for parameter, _ in ranges:
-                if parameter._full_name not in previous:
-                    parameter._shrink()
-                    self._explored.pop(parameter._full_name, None)
-            raise
-        for full_name, parameter in previous.items():
-            if parameter.f_has_range() and len(parameter._explored_range) != length:
+        named = {parameter._full_name for parameter, _ in ranges}
+        for full_name, parameter in self._explored.items():
+            if full_name not in named and parameter.f_has_range() and \
+                    len(parameter._explored_range) != length:
                 raise ExplorationError("parameter %r is explored with %d values but the new "
                                        "ranges have %d; explore all of them together"
                                        % (full_name, len(parameter._explored_range), length))
+        for parameter, values in ranges:  # validate everything before changing anything
+            parameter._validated_range(values)
+        for parameter, values in ranges:
+            parameter._explore(values)
+            self._explored[parameter._full_name] = parameter
         self._length = length
         self._run_table = RunTable(length)
 
