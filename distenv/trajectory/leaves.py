@@ -77,6 +77,16 @@ class BaseLeaf:
     def __repr__(self) -> str:
         return "<%s %s: %s>" % (type(self).__name__, self._full_name, self.f_val_to_str())
 
+    # A leaf travels between processes without the trajectory it lives in.
+    def __getstate__(self) -> dict:
+        return {slot: getattr(self, slot) for cls in type(self).__mro__
+                for slot in getattr(cls, "__slots__", ()) if slot not in ("_traj", "__weakref__")}
+
+    def __setstate__(self, state: dict) -> None:
+        self._traj = None
+        for slot, value in state.items():
+            setattr(self, slot, value)
+
 
 class Parameter(BaseLeaf):
     """A parameter: one value of a supported type, optionally explored over a range.
@@ -345,13 +355,9 @@ class Result(BaseLeaf):
     def __dir__(self) -> list:
         return sorted(set(super().__dir__()) | set(self._data))
 
-    # pickling with __slots__ and __getattr__
-    def __getstate__(self) -> dict:
-        return {"full_name": self._full_name, "comment": self._comment, "data": self._data}
-
-    def __setstate__(self, state: dict) -> None:
-        BaseLeaf.__init__(self, state["full_name"], state["comment"])
-        self._data = state["data"]
+    def __setstate__(self, state: dict) -> None:  # __getattr__ must not see a half-built result
+        object.__setattr__(self, "_data", {})
+        BaseLeaf.__setstate__(self, state)
 
 
 class PickleResult(Result):

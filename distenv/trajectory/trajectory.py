@@ -675,6 +675,12 @@ class Trajectory(NaturalNamingMixin, GroupNode):
         return self._service().load_subtree(self, full_name, recursive=recursive,
                                             load_data=load_data)
 
+    def __setstate__(self, state: dict) -> None:
+        """After unpickling or ``copy.deepcopy``: leaves point back to this trajectory."""
+        self.__dict__.update(state)
+        for node in self._nodes.values():
+            node._traj = self
+
     def __repr__(self) -> str:
         return "<Trajectory %r: %d runs, %d explored parameters>" % (
             self._name, self._length, len(self._explored))
