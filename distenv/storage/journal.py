@@ -64,8 +64,8 @@ class RunBatch:
 
     def __init__(self) -> None:
         self.rows: dict[str, list] = {name: [] for name in
-                                      ("index", "status", "start", "finish", "runtime", "pid",
-                                       "host", "env_hash", "error")}
+                                      ("index", "name", "status", "start", "finish",
+                                       "runtime", "pid", "host", "env_hash", "error")}
         self.columns: dict[str, ColumnBuffer] = {}
         self.irregular: list[tuple] = []
         self.static: list[Any] = []
@@ -74,10 +74,11 @@ class RunBatch:
     def __len__(self) -> int:
         return self.count
 
-    def add_run(self, index: int, status: int, start: float, finish: float, pid: int,
+    def add_run(self, index: int, name: str, status: int, start: float, finish: float, pid: int,
                 host: str, env_hash: str, error: str) -> None:
         rows = self.rows
         rows["index"].append(index)
+        rows["name"].append(name)
         rows["status"].append(status)
         rows["start"].append(start)
         rows["finish"].append(finish)
@@ -188,7 +189,8 @@ class RunJournal:
             else:
                 batch.add_leaf(parsed[0], parsed[1], traj._wildcards, leaf)
             leaf._stored = True
-        batch.add_run(index, status, start, finish, self.pid, HOST, self.env_hash, error)
+        batch.add_run(index, traj._wildcards.run_name(index), status, start, finish, self.pid,
+                      HOST, self.env_hash, error)
         if (self.ack_runs is not None and batch.count >= self.ack_runs) or \
                 time.monotonic() - self.last_ack >= self.ack_seconds:
             self.flush()

@@ -45,13 +45,14 @@ INDEX_COLUMN = "run_index"
 
 class RunRow(tables.IsDescription):
     index = tables.Int64Col(pos=0)
-    status = tables.Int8Col(pos=1)
-    start = tables.Float64Col(pos=2)
-    finish = tables.Float64Col(pos=3)
-    runtime = tables.Float64Col(pos=4)
-    pid = tables.Int64Col(pos=5)
-    host = tables.StringCol(64, pos=6)
-    env_hash = tables.StringCol(16, pos=7)
+    name = tables.StringCol(64, pos=1)
+    status = tables.Int8Col(pos=2)
+    start = tables.Float64Col(pos=3)
+    finish = tables.Float64Col(pos=4)
+    runtime = tables.Float64Col(pos=5)
+    pid = tables.Int64Col(pos=6)
+    host = tables.StringCol(64, pos=7)
+    env_hash = tables.StringCol(16, pos=8)
 
 
 class ErrorRow(tables.IsDescription):
@@ -196,7 +197,7 @@ def append_run_rows(h5: tables.File, traj_group: tables.Group, rows: dict, ctx: 
     data = np.empty(count, dtype=table.dtype)
     for name in data.dtype.names:
         values = rows[name]
-        if name in ("host", "env_hash"):
+        if name in ("name", "host", "env_hash"):
             values = [value.encode("utf-8", "replace")[:data.dtype[name].itemsize] for value in values]
         data[name] = values
     table.append(data)
