@@ -1,0 +1,337 @@
+"""The Environment: sets up a trajectory, records provenance and makes the runs.
+
+Every keyword is documented in ``docs/environment.md`` (generated from the same table as
+``Environment.__signature__``, :mod:`distenv.environment.keywords`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import logging
+from typing import Any, Iterable, Iterator
+
+from distenv.environment import keywords as keyword_table
+from distenv.environment.aliases import install_method_aliases
+from distenv.environment.options import translate
+from distenv.environment.postprocessing import (Call, interpret_postproc_return, make_call,
+                                                parse_pipeline_return)
+from distenv.environment.provenance import (EnvironmentIdentity, add_environment_config,
+                                            make_identity, tag_trajectory)
+from distenv.environment.runner import RunLoop
+from distenv.environment.specs import EnvironmentOptions
+from distenv.errors import ConfigurationError, DistenvError, TrajectoryExistsError
+from distenv.trajectory import Trajectory
+
+logger = logging.getLogger("distenv.environment")
+
+
+@install_method_aliases
+class Environment:
+    """Sets up a trajectory, records how it was run, and runs a job over its parameter space.
+
+    Parameters
+    ----------
+    trajectory:
+        Name of a new trajectory, or a :class:`~distenv.Trajectory` to use.
+    **keywords:
+        Every keyword of pypet's Environment in both name generations (``continuable`` is
+        ``resumable``, ...), the storage keywords (``filename``, ``complevel``, ...) handed to
+        the storage service, and trajectory properties (``auto_load`` or ``v_auto_load``, ...).
+        See ``docs/environment.md`` for each one with its default.
+
+    Raises
+    ------
+    UnknownKeywordError
+        A keyword nobody understands, with close matches.
+    ConfigurationError
+        A value of the wrong type or range, or options that do not go together; nothing is
+        written then.
+    TrajectoryExistsError
+        ``automatic_storing`` and the file already holds a trajectory of that name (and
+        ``overwrite_file`` is not set).
+    NotImplementedError
+        A valid value whose machinery a later issue builds (multiprocessing, resume, logging
+        configuration, git, Sumatra); the message names the keyword.
+
+    Example
+    -------
+    >>> with Environment(trajectory='sweep', filename='hdf5/sweep.hdf5') as env:
+    ...     traj = env.trajectory
+    ...     traj.f_add_parameter('x', 1.0)
+    ...     traj.f_explore({'x': [1.0, 2.0, 3.0]})
+    ...     env.run(lambda traj: traj.f_add_result('y', traj.x ** 2))
+    """
+
+    def __init__(self, trajectory: str | Trajectory = "trajectory", **keywords: Any):
+        self._options: EnvironmentOptions = translate(dict(keywords, trajectory=trajectory))
+        options = self._options
+        self._traj = _make_trajectory(options)
+        self._identity: EnvironmentIdentity = make_identity(self._traj.v_name)
+        if options.run.automatic_storing:
+            _check_name_is_free(self._traj)
+        tag_trajectory(self._traj, self._identity)
+        groups = {keyword.name: keyword.group for keyword in keyword_table.KEYWORDS}
+        add_environment_config(self._traj, self._identity, options.values, groups,
+                               options.storage.keywords, options.run.do_single_runs)
+        self._postprocessing: Call | None = None
+        self._loop = RunLoop(self._traj, options.run, self._identity.short_hash,
+                             options.progress)
+        if options.storage.reason:
+            logger.warning("nothing of trajectory %r will be stored: %s", self._traj.v_name,
+                           options.storage.reason)
+
+    # -- what users read ---------------------------------------------------------------------
+    @property
+    def trajectory(self) -> Trajectory:
+        """The trajectory (aliases: ``traj``, ``v_trajectory``, ``v_traj``)."""
+        return self._traj
+
+    @property
+    def options(self) -> EnvironmentOptions:
+        """The keywords, validated and translated into typed specs."""
+        return self._options
+
+    @property
+    def name(self) -> str:
+        """``environment_<sha7>_<YYYY_MM_DD_HHhMMmSSs>`` (alias ``v_name``)."""
+        return self._identity.name
+
+    @property
+    def hexsha(self) -> str:
+        """The environment's SHA-1 (alias ``v_hexsha``)."""
+        return self._identity.hexsha
+
+    @property
+    def time(self) -> str:
+        """Creation time ``YYYY_MM_DD_HHhMMmSSs`` (alias ``v_time``)."""
+        return self._identity.time
+
+    @property
+    def timestamp(self) -> float:
+        """Creation time in seconds since the epoch (alias ``v_timestamp``)."""
+        return self._identity.timestamp
+
+    @property
+    def current_idx(self) -> int:
+        """Index of the run being made, -1 outside runs (alias ``v_current_idx``)."""
+        return self._traj.v_idx
+
+    def __repr__(self) -> str:
+        return "<Environment %s: trajectory %r, %d runs>" % (self.name, self._traj.v_name,
+                                                             len(self._traj))
+
+    # -- context manager and logging -------------------------------------------------------------
+    def __enter__(self) -> "Environment":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.disable_logging()
+
+    def disable_logging(self) -> None:
+        """Undo the logging set-up of this Environment (alias ``f_disable_logging``).
+
+        Until logging configuration exists (issue 6) the Environment configures no logging,
+        so there is nothing to undo; calling this is always safe.
+        """
+        return None
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, job: Any, *args: Any, **kwargs: Any) -> list[tuple[int, Any]]:
+        """Call ``job(traj, *args, **kwargs)`` once per run (alias ``f_run``).
+
+        Runs already completed are skipped, so calling ``run`` again after a failure (or after
+        ``traj.f_expand``) makes only the missing runs.
+
+        Returns
+        -------
+        list of (run_index, return value)
+            In run-index order.
+
+        Raises
+        ------
+        RunFailedError
+            A job raised: that run is marked failed (with its traceback) in the run table and
+            the file, everything completed before it is stored, and the job's exception is the
+            ``__cause__``. ``run_index`` and ``remote_traceback`` say where and why.
+        """
+        return self._run_rounds(make_call("the job", job, args, kwargs), mapped=False)
+
+    def run_map(self, job: Any, *iterables: Iterable, **iterable_kwargs: Iterable
+                ) -> list[tuple[int, Any]]:
+        """Like :meth:`run`, but argument ``i`` of each iterable goes to the ``i``-th run made.
+
+        ``env.run_map(job, range(5), 'abcde', c=[5, 4, 3, 2, 1])`` calls
+        ``job(traj, 0, 'a', c=5)`` for the first run, ``job(traj, 1, 'b', c=4)`` next, ...
+
+        Raises
+        ------
+        ConfigurationError
+            An argument that is not iterable, or runs out before every run has a value
+            (checked before the runs start).
+        """
+        return self._run_rounds(make_call("the job", job, iterables, iterable_kwargs),
+                                mapped=True)
+
+    def add_postprocessing(self, postproc: Any, *args: Any, **kwargs: Any) -> None:
+        """Call ``postproc(traj, results, *args, **kwargs)`` after the runs (aliases
+        ``f_add_postprocessing``, ``add_postproc``, ``f_add_postproc``).
+
+        It may expand the trajectory (``traj.f_expand`` or by returning a dict) to trigger more
+        runs; see :mod:`distenv.environment.postprocessing` for every return form.
+        """
+        self._postprocessing = make_call("the post-processing function", postproc, args, kwargs)
+
+    def pipeline(self, pipeline: Any) -> list[tuple[int, Any]]:
+        """Let ``pipeline(traj)`` set up the experiment, then run what it returns (alias
+        ``f_pipeline``): ``(job, args, kwargs)`` or ``((job, args, kwargs), (postproc, args,
+        kwargs))``.
+
+        Returns
+        -------
+        list of (run_index, return value)
+        """
+        if not callable(pipeline):
+            raise ConfigurationError("the pipeline must be callable, not %r" % (pipeline,))
+        job, post = parse_pipeline_return(pipeline(self._traj))
+        if post is not None:
+            self._postprocessing = post
+        return self._run_rounds(job, mapped=False)
+
+    def resume(self, trajectory_name: str | None = None, resume_folder: str | None = None
+               ) -> list[tuple[int, Any]]:
+        """Resume a crashed sweep (alias ``f_continue``) -- built by issue 5."""
+        raise NotImplementedError(
+            "resume(trajectory_name=%r, resume_folder=%r) needs issue 5 (experiment lifecycle: "
+            "resume, merge, post-processing), which is not built yet. Until then, load the "
+            "trajectory (load_trajectory) and call env.run(job) again: runs already completed "
+            "are skipped." % (trajectory_name, resume_folder))
+
+    def _run_rounds(self, job: Call, mapped: bool) -> list[tuple[int, Any]]:
+        if not self._options.run.do_single_runs:
+            raise ConfigurationError("this Environment was made with do_single_runs=False, so it "
+                                     "makes no runs; create it with do_single_runs=True")
+        traj, loop, post = self._traj, self._loop, self._postprocessing
+        iterators = _iterators(job) if mapped else None
+        results: list[tuple[int, Any]] = []
+        first = True
+        while True:
+            indices = loop.pending()
+            if first and not indices:
+                logger.warning("every run of trajectory %r is completed already; nothing to run "
+                               "(expand the trajectory to add runs)", traj.v_name)
+                return results
+            first = False
+            per_args, per_kwargs = _arguments(len(indices), job, iterators)
+            results.extend(loop.execute(loop.specs(indices, job.function, per_args, per_kwargs)))
+            results.sort(key=lambda pair: pair[0])
+            if post is None:
+                return results
+            length = len(traj)
+            returned = interpret_postproc_return(
+                post.function(traj, list(results), *post.args, **post.kwargs))
+            if returned.expand:
+                traj.f_expand(returned.expand)
+            if returned.job_args is not None or returned.job_kwargs is not None:
+                job = job.with_arguments(returned.job_args, returned.job_kwargs)
+                iterators = _iterators(job) if mapped else None
+            post = self._postprocessing = post.with_arguments(returned.postproc_args,
+                                                              returned.postproc_kwargs)
+            self._after_postprocessing()
+            if len(traj) == length:
+                return results
+
+    def _after_postprocessing(self) -> None:
+        """Store what post-processing added; with ``clean_up_runs`` drop run data from memory."""
+        traj = self._traj
+        if self._options.run.automatic_storing:
+            traj.f_store()
+        if self._options.run.clean_up_runs:
+            for run_name in traj.f_get_run_names():
+                traj._remove_run_nodes(run_name)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _make_trajectory(options: EnvironmentOptions) -> Trajectory:
+    spec = options.trajectory
+    service = options.storage.service
+    try:
+        if spec.existing is not None:
+            traj = spec.existing
+            traj.f_add_to_dynamic_imports(list(spec.dynamic_imports) or None)
+            traj.v_storage_service = service
+        else:
+            traj = Trajectory(spec.name, add_time=spec.add_time, comment=spec.comment,
+                              dynamic_imports=list(spec.dynamic_imports) or None,
+                              wildcard_functions=spec.wildcard_functions,
+                              storage_service=service)
+    except (DistenvError, TypeError, ValueError) as exc:
+        raise ConfigurationError("Environment(trajectory=%r, ...) cannot set up the trajectory: "
+                                 "%s" % (spec.name, exc)) from exc
+    for prefixed, value in spec.properties:
+        setattr(traj, prefixed, value)
+    return traj
+
+
+def _check_name_is_free(traj: Trajectory) -> None:
+    """Fail now, not at the first store, if the file already holds this trajectory name."""
+    service = traj.v_storage_service
+    if traj.v_stored or getattr(service, "overwrite_file", False) or \
+            not hasattr(service, "trajectory_names"):
+        return
+    if traj.v_name in service.trajectory_names(traj.v_name):
+        where = service.filename_for(traj.v_name) if hasattr(service, "filename_for") else "file"
+        raise TrajectoryExistsError(
+            "trajectory %r already exists in %s; choose another name, use add_time=True, or "
+            "pass overwrite_file=True to replace the whole file" % (traj.v_name, where))
+
+
+def _iterators(job: Call) -> tuple[list[Iterator], dict[str, Iterator]]:
+    def iterate(what: str, value: Any) -> Iterator:
+        try:
+            return iter(value)
+        except TypeError:
+            raise ConfigurationError("run_map needs an iterable for each argument; %s is %r"
+                                     % (what, value)) from None
+    return ([iterate("positional argument %d" % (number + 1), value)
+             for number, value in enumerate(job.args)],
+            {name: iterate("keyword argument %r" % name, value)
+             for name, value in job.kwargs.items()})
+
+
+def _arguments(count: int, job: Call, iterators: Any) -> tuple[list[tuple], list[dict]]:
+    """Arguments of the next ``count`` runs: the same each time, or drawn from iterators."""
+    if iterators is None:
+        return [job.args] * count, [job.kwargs] * count
+    positional, named = iterators
+
+    def take(what: str, iterator: Iterator) -> list:
+        values = list(itertools.islice(iterator, count))
+        if len(values) < count:
+            raise ConfigurationError("run_map: %s has only %d more value(s) but %d run(s) need "
+                                     "one each; no run of this batch was started"
+                                     % (what, len(values), count))
+        return values
+    columns = [take("positional argument %d" % (number + 1), iterator)
+               for number, iterator in enumerate(positional)]
+    keyword_columns = {name: take("keyword argument %r" % name, iterator)
+                       for name, iterator in named.items()}
+    per_args = [tuple(column[i] for column in columns) for i in range(count)]
+    per_kwargs = [{name: column[i] for name, column in keyword_columns.items()}
+                  for i in range(count)]
+    return per_args, per_kwargs
+
+
+def _signature() -> inspect.Signature:
+    """``Environment(trajectory='trajectory', *, add_time=False, ..., **storage_keywords)``."""
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for keyword in keyword_table.KEYWORDS:
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD if keyword.name == "trajectory" else \
+            inspect.Parameter.KEYWORD_ONLY
+        parameters.append(inspect.Parameter(keyword.name, kind, default=keyword.default))
+    parameters.append(inspect.Parameter("storage_and_trajectory_keywords",
+                                        inspect.Parameter.VAR_KEYWORD))
+    return inspect.Signature(parameters)
+
+
+Environment.__init__.__signature__ = _signature()  # type: ignore[attr-defined]

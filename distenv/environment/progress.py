@@ -1,0 +1,107 @@
+"""``report_progress``: a tqdm bar on a terminal, log records or printed lines otherwise.
+
+Progress counts finished runs. With a logger (``report_progress=True`` or a triple) a record is
+logged every ``percent_step`` percent, at the triple's level; when stderr is an interactive
+terminal a live tqdm bar (rate, elapsed time, ETA) is shown on it as well. With ``'print'``
+the bar goes to stdout on a terminal, and plain lines are printed otherwise (pipes, files, CI
+logs), so captured output never fills with carriage returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from distenv.environment.specs import ProgressSpec
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+class ProgressReporter:
+    """Reports finished runs of one batch.
+
+    Parameters
+    ----------
+    spec:
+        ``None`` reports nothing.
+    total:
+        Runs in this batch.
+    description:
+        Shown before the bar and in every line (the trajectory name).
+
+    Example
+    -------
+    >>> with ProgressReporter(ProgressSpec(25, 'print', 20), 4, 'sweep') as progress:
+    ...     for _ in range(4):
+    ...         progress.advance()
+    """
+
+    def __init__(self, spec: ProgressSpec | None, total: int, description: str):
+        self.spec = spec
+        self.total = total
+        self.description = description
+        self.done = 0
+        self.started = time.monotonic()
+        self._next_percent = 0.0
+        self._bar: tqdm | None = None
+        self._logger: logging.Logger | None = None
+        self._print_to: TextIO | None = None
+        if spec is None or total <= 0:
+            return
+        if spec.prints:
+            if _is_terminal(sys.stdout):
+                self._bar = self._make_bar(sys.stdout)
+            else:
+                self._print_to = sys.stdout
+        else:
+            self._logger = logging.getLogger(spec.logger_name)
+            if _is_terminal(sys.stderr):
+                self._bar = self._make_bar(sys.stderr)
+        self._next_percent = float(spec.percent_step)
+
+    def _make_bar(self, stream: TextIO) -> tqdm:
+        return tqdm(total=self.total, desc=self.description, unit="run", file=stream,
+                    dynamic_ncols=True, leave=True, smoothing=0.1)
+
+    def __enter__(self) -> "ProgressReporter":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def line(self) -> str:
+        """The text form: ``'PROGRESS: sweep  50%|#####     | 2/4 [00:01<00:01, 1.9run/s]'``."""
+        meter = tqdm.format_meter(self.done, self.total, time.monotonic() - self.started,
+                                  ncols=90, prefix=self.description, ascii=True, unit="run")
+        return "PROGRESS: " + meter
+
+    def advance(self, runs: int = 1) -> None:
+        """Count ``runs`` more finished runs."""
+        if self.spec is None or self.total <= 0:
+            return
+        self.done = min(self.total, self.done + runs)
+        if self._bar is not None:
+            self._bar.update(runs)
+        percent = 100.0 * self.done / self.total
+        if percent + 1e-9 < self._next_percent and self.done < self.total:
+            return
+        step = float(self.spec.percent_step)
+        self._next_percent = (int(percent / step + 1e-9) + 1) * step
+        if self._logger is not None:
+            self._logger.log(self.spec.level, self.line())
+        elif self._print_to is not None:
+            print(self.line(), file=self._print_to, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

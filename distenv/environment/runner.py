@@ -1,0 +1,135 @@
+"""The run loop: prepare storage, feed run outcomes to storage and the run table, finish.
+
+The loop does not care where runs execute. :func:`serial_outcomes` makes them one after the
+other in this process with :func:`~distenv.environment.worker.execute_run`; an executor (issue 4)
+supplies the same :class:`~distenv.environment.worker.RunOutcome` objects from other processes
+and :meth:`RunLoop.drive` stores them identically.
+
+Failure policy (serial): the first failed run stops the batch. It is recorded as failed (with
+its traceback) in the run table and in the file, every run completed before it is stored, the
+file is compacted and loadable, and :class:`~distenv.errors.RunFailedError` is raised, chained
+from the job's exception (``raise ... from``), carrying ``run_index`` and ``remote_traceback``.
+A ``KeyboardInterrupt`` leaves the interrupted run pending, stores the completed ones and
+propagates unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Sequence
+
+from distenv.environment.progress import ProgressReporter
+from distenv.environment.specs import ProgressSpec, RunSettings
+from distenv.environment.worker import RunOutcome, RunSpec, execute_run
+from distenv.errors import RunFailedError
+
+
+def serial_outcomes(traj: Any, specs: Iterable[RunSpec]) -> Iterator[RunOutcome]:
+    """Make the runs one by one in this process (lazily: a stopped loop starts no more)."""
+    for spec in specs:
+        yield execute_run(traj, spec)
+
+
+class RunLoop:
+    """Drives batches of runs of one trajectory for one Environment.
+
+    Parameters
+    ----------
+    traj:
+        The trajectory.
+    settings:
+        ``automatic_storing`` (store before, each run, after) and ``clean_up_runs``.
+    env_hash:
+        Short environment hash written into the run table.
+    progress:
+        ``report_progress`` spec, or ``None``.
+    """
+
+    def __init__(self, traj: Any, settings: RunSettings, env_hash: str,
+                 progress: ProgressSpec | None):
+        self.traj = traj
+        self.settings = settings
+        self.env_hash = env_hash
+        self.progress = progress
+
+    def pending(self) -> list[int]:
+        """Run indices not completed yet (new, failed before, or interrupted)."""
+        return [int(index) for index in (~self.traj._run_table.completed()).nonzero()[0]]
+
+    def specs(self, indices: Sequence[int], job: Any, per_run_args: Sequence[tuple],
+              per_run_kwargs: Sequence[dict]) -> list[RunSpec]:
+        clean_up = self.settings.clean_up_runs
+        return [RunSpec(index, job, args, kwargs, clean_up)
+                for index, args, kwargs in zip(indices, per_run_args, per_run_kwargs)]
+
+    def execute(self, specs: Sequence[RunSpec]) -> list[tuple[int, Any]]:
+        """Make ``specs`` serially; see :meth:`drive`."""
+        return self.drive(serial_outcomes(self.traj, specs), len(specs))
+
+    def drive(self, outcomes: Iterable[RunOutcome], total: int) -> list[tuple[int, Any]]:
+        """Store every outcome as it arrives; return ``[(run_index, value), ...]`` by index.
+
+        Raises
+        ------
+        TrajectoryExistsError
+            From the first store, before any run, if the file holds a trajectory of that name.
+        RunFailedError
+            After storing everything, if a run failed.
+        """
+        traj = self.traj
+        storing = self.settings.automatic_storing
+        journal = None
+        if storing:
+            traj.f_store()
+            journal = traj.v_storage_service.run_journal(traj, self.env_hash)
+        unlocked = [parameter for parameter in traj.f_get_parameters().values()
+                    if not parameter.v_locked]
+        traj.f_lock_parameters()
+        results: list[tuple[int, Any]] = []
+        failure: RunOutcome | None = None
+        progress = ProgressReporter(self.progress, total, traj.v_name)
+        try:
+            for outcome in outcomes:
+                self._record(outcome, journal)
+                progress.advance()
+                if outcome.failed:
+                    failure = outcome
+                    break
+                results.append((outcome.run_index, outcome.value))
+        finally:
+            progress.close()
+            if hasattr(outcomes, "close"):
+                outcomes.close()
+            for parameter in unlocked:
+                parameter.f_unlock()
+            if journal is not None:
+                journal.close()
+                traj.f_store()
+        if failure is not None:
+            raise self._failed(failure, len(results)) from failure.exception
+        results.sort(key=lambda pair: pair[0])
+        return results
+
+    def _record(self, outcome: RunOutcome, journal: Any) -> None:
+        traj = self.traj
+        if journal is not None:
+            journal.store_run(traj, outcome.run_index, list(outcome.leaves), outcome.status,
+                              outcome.start, outcome.finish, outcome.error)
+        traj._run_table.mark(outcome.run_index, outcome.status, outcome.start, outcome.finish,
+                             outcome.host, outcome.pid, self.env_hash, outcome.error)
+
+    def _failed(self, outcome: RunOutcome, completed: int) -> RunFailedError:
+        traj = self.traj
+        index = outcome.run_index
+        last_line = outcome.error.strip().splitlines()[-1] if outcome.error.strip() else "?"
+        where = ""
+        if self.settings.automatic_storing:
+            service = traj.v_storage_service
+            filename = service.filename_for(traj.v_name) if hasattr(service, "filename_for") \
+                else None
+            where = " and stored%s" % (" in %s" % filename if filename else "")
+        message = ("run %d (%s) of trajectory %r failed: %s\n%d run(s) of this batch completed "
+                   "before it%s; the run is marked failed in the run table, its traceback is "
+                   "traj.f_get_run_information(%d)['error'] and this error's remote_traceback"
+                   % (index, traj.f_idx_to_run(index), traj.v_name, last_line, completed, where,
+                      index))
+        return RunFailedError(message, run_index=index, remote_traceback=outcome.error)

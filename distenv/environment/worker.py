@@ -1,0 +1,122 @@
+"""One run, as a worker makes it: a frozen :class:`RunSpec` in, a :class:`RunOutcome` out.
+
+:func:`execute_run` is a top-level function on purpose: the serial loop calls it directly, and
+an executor (issue 4) can ship the very same function with a ``RunSpec`` to another process.
+It never touches storage -- the orchestrator (:mod:`distenv.environment.runner`) hands the
+outcome to storage, so the same worker serves every storage mode.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from distenv.constants import RUN_COMPLETED, RUN_FAILED, RUN_STATUS_NAMES
+
+HOST = socket.gethostname()
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What one run needs besides the trajectory.
+
+    Attributes
+    ----------
+    run_index:
+        The run to make (its explored parameter values come from the trajectory).
+    job:
+        ``job(traj, *args, **kwargs)``.
+    args, kwargs:
+        Arguments of this run (the same for every run with ``run``, per run with ``run_map``).
+    clean_up:
+        Remove the run's new data from the trajectory once the outcome holds it.
+    """
+
+    run_index: int
+    job: Callable[..., Any]
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    clean_up: bool = True
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one run produced, small enough to send back from a worker process.
+
+    Attributes
+    ----------
+    run_index, status:
+        Run index and ``RUN_COMPLETED``/``RUN_FAILED`` (:mod:`distenv.constants`).
+    value:
+        What the job returned (``None`` for a failed run).
+    leaves:
+        Leaves the run added (empty for a failed run: partial data of a failed run is dropped).
+    start, finish:
+        Wall-clock times (``time.time()``).
+    error:
+        Formatted traceback of a failed run, ``''`` otherwise.
+    host, pid:
+        Where the run was made.
+    exception:
+        The exception of a failed run, when it can travel (not compared, not shown).
+    """
+
+    run_index: int
+    status: int
+    value: Any = None
+    leaves: tuple = ()
+    start: float = 0.0
+    finish: float = 0.0
+    error: str = ""
+    host: str = HOST
+    pid: int = 0
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def completed(self) -> bool:
+        return self.status == RUN_COMPLETED
+
+    @property
+    def failed(self) -> bool:
+        return self.status == RUN_FAILED
+
+    @property
+    def status_name(self) -> str:
+        return RUN_STATUS_NAMES[self.status]
+
+
+def execute_run(traj: Any, spec: RunSpec) -> RunOutcome:
+    """Make run ``spec.run_index`` of ``traj`` and report what happened.
+
+    An exception of the job becomes a failed outcome with its traceback. ``KeyboardInterrupt``
+    and other ``BaseException`` propagate (the trajectory is left outside the run first), so the
+    run stays pending and is made again on resume.
+
+    Example
+    -------
+    >>> outcome = execute_run(traj, RunSpec(0, job))
+    >>> outcome.completed, outcome.value
+    (True, 42)
+    """
+    traj._set_run(spec.run_index)
+    start = time.time()
+    try:
+        value = spec.job(traj, *spec.args, **spec.kwargs)
+    except Exception as exc:  # noqa: BLE001 -- reported, then raised by the orchestrator
+        finish = time.time()
+        tb = exc.__traceback__
+        error = "".join(traceback.format_exception(type(exc), exc, tb.tb_next or tb))
+        traj._leave_run(clean_up=True)
+        return RunOutcome(spec.run_index, RUN_FAILED, None, (), start, finish, error, HOST,
+                          os.getpid(), exc)
+    except BaseException:
+        traj._leave_run(clean_up=True)
+        raise
+    finish = time.time()
+    leaves = traj._leave_run(clean_up=spec.clean_up)
+    return RunOutcome(spec.run_index, RUN_COMPLETED, value, tuple(leaves), start, finish, "",
+                      HOST, os.getpid())
