@@ -67,6 +67,9 @@ def write_item(h5: tables.File, group: tables.Group, name: str, value: Any, ctx:
         node._v_attrs.PYTYPE = _PY_SCALARS[kind]
     elif kind is str or kind is bytes:
         data = value.encode(ctx.encoding) if kind is str else value
+        if data.endswith(b"\x00"):  # a fixed-width HDF5 string would drop trailing NULs
+            _write_pickle(h5, group, name, value, ctx)
+            return
         node = h5.create_array(group, name, obj=np.array(data, dtype="S%d" % max(1, len(data))))
         node._v_attrs[KIND] = kind.__name__
     elif isinstance(value, np.generic) and value.dtype.kind in _NATIVE_ARRAY_KINDS:
@@ -135,7 +138,9 @@ def _homogeneous_scalars(value: list | tuple) -> bool:
     first = type(value[0])
     if not all(type(item) is first for item in value):
         return False
-    if first in _PY_SCALARS or first in (str, bytes):
+    if first is str or first is bytes:  # fixed-width strings would drop trailing NULs
+        return not any(item.endswith("\x00" if first is str else b"\x00") for item in value)
+    if first in _PY_SCALARS:
         return first is not int or all(-(2 ** 63) <= item < 2 ** 63 for item in value)
     return isinstance(value[0], np.generic) and value[0].dtype.kind in _NATIVE_ARRAY_KINDS
 
@@ -215,6 +220,8 @@ def _write_pandas(h5: tables.File, group: tables.Group, name: str, value: Any,
     store = pandas_store(h5)
     key = "%s/%s" % (group._v_pathname.rstrip("/"), name)
     fmt = "table" if ctx.pandas_format in ("t", "table") else "fixed"
+    if fmt == "table" and value.empty:
+        fmt = "fixed"  # pandas silently writes nothing for an empty object in table format
     # pandas refuses complib= for the fixed format; both formats take the store's filters
     store._filters = ctx.filters
     try:

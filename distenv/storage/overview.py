@@ -78,6 +78,16 @@ def _per_run_rows(group: tables.Group) -> list[tuple]:
     for table in layout.iter_column_tables(group):
         attrs = table._v_attrs
         rows.append((attrs[layout.COLUMN_ATTR], attrs[layout.LEAF_ATTR], attrs[layout.COMMENT_ATTR]))
+    if layout.IRREGULAR_INDEX in group:  # keys held only per run (dicts, frames, ...)
+        index = group._f_get_child(layout.IRREGULAR_INDEX)
+        keys, first = np.unique(index.col("key"), return_index=True)
+        known = {row[0] for row in rows}
+        for key, position in sorted(zip(keys.tolist(), first.tolist()), key=lambda kp: kp[1]):
+            if key.decode("utf-8") in known or len(rows) >= OVERVIEW_MAX_ROWS:
+                continue
+            node = group._v_file.get_node(group, index[position]["path"].decode("utf-8"))
+            rows.append((key.decode("utf-8"), node._v_attrs[layout.LEAF_ATTR],
+                         node._v_attrs[layout.COMMENT_ATTR]))
     return rows[:OVERVIEW_MAX_ROWS]
 
 

@@ -28,11 +28,13 @@ def signature(value: Any) -> tuple | None:
     kind = type(value)
     sig = _SCALAR_SIGNATURES.get(kind)
     if sig is not None:
+        if (kind is str or kind is bytes) and value.endswith("\x00" if kind is str else b"\x00"):
+            return None  # numpy's fixed-width strings would drop the trailing NULs
         return sig
     if kind is int:
         return ("int",) if _INT64_MIN <= value <= _INT64_MAX else None
     if kind is np.ndarray:
-        if value.dtype.kind in "biufcSUMm" and value.size <= MAX_COLUMN_ELEMENTS and value.ndim:
+        if value.dtype.kind in "biufcSUMm" and value.ndim and 0 < value.size <= MAX_COLUMN_ELEMENTS:
             return ("array", value.dtype.str, value.shape)
         return None
     if isinstance(value, np.generic):
