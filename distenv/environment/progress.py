@@ -10,6 +10,7 @@ logs), so captured output never fills with carriage returns.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -17,6 +18,13 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from distenv.environment.specs import ProgressSpec
+
+
+def _columns(stream: Any) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def _is_terminal(stream: Any) -> bool:
@@ -69,8 +77,12 @@ class ProgressReporter:
         self._next_percent = float(spec.percent_step)
 
     def _make_bar(self, stream: TextIO) -> tqdm:
+        # A terminal that reports no size (a fresh pty, some CI consoles) gets 100 columns and
+        # enough rows; tqdm would otherwise hide the bar as "below the screen".
+        sized = _columns(stream) > 0
         return tqdm(total=self.total, desc=self.description, unit="run", file=stream,
-                    dynamic_ncols=True, leave=True, smoothing=0.1)
+                    dynamic_ncols=sized, ncols=None if sized else 100,
+                    nrows=None if sized else 50, leave=True, smoothing=0.1)
 
     def __enter__(self) -> "ProgressReporter":
         return self
