@@ -177,6 +177,30 @@ def _write_sequence(h5: tables.File, group: tables.Group, name: str, value: Any,
     node._v_attrs.ELEMTYPE = element
 
 
+def check_storable(name: str, value: Any, pickle_only: bool = False) -> None:
+    """Raise :class:`UnsupportedTypeError` now if :func:`write_item` would fail later (a value
+    without a native form that cannot be pickled) -- before it is buffered with other data."""
+    if not pickle_only:
+        kind = type(value)
+        if value is None or kind in _PY_SCALARS or kind is str or kind is bytes or \
+                (isinstance(value, (np.generic, np.ndarray)) and
+                 value.dtype.kind in _NATIVE_ARRAY_KINDS) or _is_pandas(value) or \
+                is_sparse(value) or (kind in (tuple, list) and value and
+                                     _homogeneous_scalars(value)):
+            return
+        if kind is dict and value and all(isinstance(key, str) and _HDF5_NAME.match(key)
+                                          for key in value):
+            for key, item in value.items():
+                check_storable(key, item)
+            return
+    try:
+        pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise UnsupportedTypeError("cannot store %s (type %s) as %r: it has no native HDF5 form "
+                                   "and cannot be pickled (%s)"
+                                   % (short_repr(value), type(value).__name__, name, exc)) from exc
+
+
 def _write_pickle(h5: tables.File, group: tables.Group, name: str, value: Any,
                   ctx: Context) -> None:
     try:

@@ -22,7 +22,7 @@ import numpy as np
 import tables
 
 from distenv.storage import layout
-from distenv.storage.codecs import Context
+from distenv.storage.codecs import Context, check_storable
 from distenv.storage.files import commit_temporary, fsync_dir
 from distenv.trajectory.columns import pack, signature
 
@@ -109,9 +109,21 @@ class RunBatch:
         if buffer is not None and buffer.accepts(leaf_class, leaf._comment, items):
             buffer.append(run_index, items)
         else:
+            for item, value in items.items():  # fail now, not in a later flush of other runs
+                check_storable(item, value, leaf_class.startswith("Pickle"))
             self.irregular.append((key, run_index, wildcards.run_name(run_index),
                                    wildcards.set_name(run_index), leaf_class, leaf._comment,
                                    dict(items)))
+
+    def discard_run(self, run_index: int, static_count: int) -> None:
+        """Forget what a failed ``store_run`` buffered for ``run_index`` (nothing half-stored)."""
+        for buffer in self.columns.values():
+            while buffer.run_index and buffer.run_index[-1] == run_index:
+                buffer.run_index.pop()
+                for values in buffer.values.values():
+                    values.pop()
+        self.irregular = [entry for entry in self.irregular if entry[1] != run_index]
+        del self.static[static_count:]
 
     def write(self, h5: tables.File, traj_group: tables.Group, ctx: Context) -> None:
         """Write everything into ``traj_group`` (of a shard or of the main file)."""
@@ -182,13 +194,22 @@ class RunJournal:
         """Buffer one finished run (its new leaves and its run-table row)."""
         batch = self.batch
         keys = getattr(leaves, "run_keys", None)
-        for position, leaf in enumerate(leaves):
-            parsed = keys[position] if keys is not None else traj._parse_run_path(leaf._full_name)
-            if parsed is None:
-                batch.static.append(leaf)
-            else:
-                batch.add_leaf(parsed[0], parsed[1], traj._wildcards, leaf)
-            leaf._stored = True
+        static_count = len(batch.static)
+        try:
+            for position, leaf in enumerate(leaves):
+                parsed = keys[position] if keys is not None else \
+                    traj._parse_run_path(leaf._full_name)
+                if parsed is None:
+                    for item, value in ({leaf._name: leaf._data} if leaf._is_parameter
+                                        else leaf._data).items():
+                        check_storable(item, value, type(leaf).__name__.startswith("Pickle"))
+                    batch.static.append(leaf)
+                else:
+                    batch.add_leaf(parsed[0], parsed[1], traj._wildcards, leaf)
+                leaf._stored = True
+        except Exception:
+            batch.discard_run(index, static_count)
+            raise
         batch.add_run(index, traj._wildcards.run_name(index), status, start, finish, self.pid,
                       HOST, self.env_hash, error)
         if (self.ack_runs is not None and batch.count >= self.ack_runs) or \
@@ -207,7 +228,11 @@ class RunJournal:
         self.sequence += 1
         final = self.directory / name
         temporary = self.directory / ("." + name + ".tmp")
-        write_shard(temporary, self.trajectory_name, batch, self.ctx)
+        try:
+            write_shard(temporary, self.trajectory_name, batch, self.ctx)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
         commit_temporary(temporary, final, self.fsync)
         self.batch = RunBatch()
         self.written.append(final)

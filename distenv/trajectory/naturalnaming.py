@@ -14,7 +14,7 @@ from typing import Any
 
 from distenv.constants import BRANCH_SHORTCUTS, BRANCHES
 from distenv.errors import (InvalidNameError, NodeExistsError, NodeNotFoundError,
-                            NotUniqueNodeError)
+                            NotUniqueNodeError, StorageError)
 from distenv.trajectory.leaves import BaseLeaf, Parameter, Result
 from distenv.trajectory.naming import (BRANCH_OF_KIND, add_branch_prefix, check_segment,
                                        split_name)
@@ -244,7 +244,8 @@ class NaturalNamingMixin:
         cache = self._nn_cache.get(name)
         if cache is not None:
             node = cache.get(group._full_name)
-            if node is not None:
+            if node is not None and not (self._auto_load and node.v_is_leaf and
+                                         node.f_is_empty()):
                 return self._leaf_value(node, self._fast_access) if node.v_is_leaf else node
         return self._get(group, name, fast_access=self._fast_access, shortcuts=self._shortcuts,
                          max_depth=self._max_depth, auto_load=self._auto_load)
@@ -264,6 +265,8 @@ class NaturalNamingMixin:
             if segment not in node._children:
                 segment = self._translate_segment(segment) or segment
             child = self._child(node, segment)
+            if child is None and auto_load and self._storage_service is not None:
+                child = self._auto_load_child(node, segment)
             if child is None:
                 if not shortcuts:
                     raise NodeNotFoundError(self._not_found_message(node, segment, False))
@@ -278,6 +281,15 @@ class NaturalNamingMixin:
                 self._load_subtree(node._full_name, recursive=False, load_data=2)
             return self._leaf_value(node, fast_access)
         return node
+
+    def _auto_load_child(self, node: Any, segment: str) -> Any:
+        """Auto-loading: ``segment`` below ``node`` from storage (a path, no shortcuts)."""
+        full = "%s.%s" % (node._full_name, segment) if node._full_name else segment
+        try:
+            self._load_subtree(full, recursive=True, load_data=2)
+        except (NodeNotFoundError, StorageError):
+            return None
+        return self._child(node, segment)
 
     def _leaf_value(self, leaf: Any, fast_access: bool) -> Any:
         if fast_access and leaf.f_supports_fast_access():

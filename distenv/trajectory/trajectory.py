@@ -530,8 +530,7 @@ class Trajectory(NaturalNamingMixin, GroupNode):
         Reads column-held data without creating a node per run when ``fast_access=True``.
         """
         found: dict[int, Any] = {}
-        column = self._column_for(name)
-        if column is not None:
+        for column in self._columns_for(name):
             if fast_access:
                 items = column.item_names()
                 if len(items) == 1:
@@ -552,7 +551,9 @@ class Trajectory(NaturalNamingMixin, GroupNode):
         run_name = self._wildcards.run_name
         return {(index if use_indices else run_name(index)): found[index] for index in sorted(found)}
 
-    def _column_for(self, name: str) -> RunColumn | None:
+    def _columns_for(self, name: str) -> list[RunColumn]:
+        """The per-run columns of ``name``: one, or several holding disjoint runs (buckets of
+        a user wildcard such as ``results.$pair.$.w``)."""
         wanted = name.split(".")
         matches = []
         for key, column in self._run_columns.items():
@@ -563,12 +564,15 @@ class Trajectory(NaturalNamingMixin, GroupNode):
             if tail[-len(wanted):] == wanted:
                 matches.append((len(tail), key, column))
         if not matches:
-            return None
-        matches.sort()
-        if len(matches) > 1 and matches[0][0] == matches[1][0]:
-            raise NotUniqueNodeError("%r matches several per-run items: %s; give a longer name"
-                                     % (name, ", ".join(m[1] for m in matches)))
-        return matches[0][2]
+            return []
+        matches.sort(key=lambda match: match[:2])
+        best = [match for match in matches if match[0] == matches[0][0]]
+        if len(best) > 1:
+            indices = np.concatenate([match[2].indices() for match in best])
+            if len(np.unique(indices)) != len(indices):
+                raise NotUniqueNodeError("%r matches several per-run items: %s; give a longer "
+                                         "name" % (name, ", ".join(m[1] for m in best)))
+        return [match[2] for match in best]
 
     def results_frame(self) -> Any:
         """One pandas DataFrame, a row per run: explored parameters, scalar per-run results
@@ -582,6 +586,7 @@ class Trajectory(NaturalNamingMixin, GroupNode):
             label = parameter._name if shorts.count(parameter._name) == 1 else \
                 full.removeprefix("parameters.")
             data[label] = parameter._explored_range
+        held: dict[str, np.ndarray] = {}  # label -> runs of the columns shown under it
         for key, column in sorted(self._run_columns.items()):
             column.ensure_loaded()
             segments = column.segments
@@ -591,7 +596,17 @@ class Trajectory(NaturalNamingMixin, GroupNode):
                 if not is_scalar_signature(sig) or item in ():
                     continue
                 label = tail if item == segments[-1] else "%s.%s" % (tail, item)
-                data[label] = _aligned(column, item, array, sig, length)
+                values = _aligned(column, item, array, sig, length)
+                runs = column.indices()
+                if label in held and not np.intersect1d(held[label], runs).size:
+                    data[label] = _fill_runs(data[label], values, runs)  # another bucket
+                    held[label] = np.union1d(held[label], runs)
+                    continue
+                if label in data:  # e.g. a result named like a parameter: the full key
+                    label = ".".join(seg for seg in segments if seg != "$")
+                    label = label if item == segments[-1] else "%s.%s" % (label, item)
+                data[label] = values
+                held[label] = runs
         table = self._run_table
         status = table.status_names()
         data["status"] = status if len(status) == length else ["pending"] * length
@@ -721,6 +736,18 @@ def _aligned(column: RunColumn, item: str, array: np.ndarray, sig: tuple, length
             except (TypeError, ValueError):
                 pass
     return out_array
+
+
+def _fill_runs(existing: Any, values: Any, runs: np.ndarray) -> Any:
+    """``existing`` with the entries of ``runs`` taken from ``values`` (both run-aligned)."""
+    if isinstance(existing, list):
+        existing = list(existing)
+        for run in runs.tolist():
+            existing[run] = values[run]
+        return existing
+    merged = np.array(existing, dtype=np.result_type(existing, values))
+    merged[runs] = np.asarray(values)[runs]
+    return merged
 
 
 def _import_class(dotted: str) -> type:
