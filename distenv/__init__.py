@@ -7,10 +7,11 @@ unprefixed names beside the ``f_``/``v_`` ones.
 
 from distenv.errors import *  # noqa: F401,F403  (the exception tree is public API)
 from distenv.storage import HDF5StorageService, load_trajectory
+from distenv.storage.merge import merge_all_in_folder
 from distenv.trajectory import (ArrayParameter, Parameter, PickleParameter, PickleResult, Result,
                                 SparseParameter, SparseResult, Trajectory, cartesian_product)
 from distenv.version import __version__
 
 __all__ = ["ArrayParameter", "HDF5StorageService", "Parameter", "PickleParameter",
            "PickleResult", "Result", "SparseParameter", "SparseResult", "Trajectory",
-           "__version__", "cartesian_product", "load_trajectory"]
+           "__version__", "cartesian_product", "load_trajectory", "merge_all_in_folder"]

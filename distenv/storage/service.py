@@ -240,6 +240,12 @@ class HDF5StorageService:
         from distenv.storage.loading import load_subtree
         return load_subtree(self, traj, full_name, recursive, load_data)
 
+    # -- merging ---------------------------------------------------------------------------------
+    def merge(self, traj: Any, others: list, **options: Any) -> Any:
+        """Merge stored trajectories into ``traj`` (see :mod:`distenv.storage.merge`)."""
+        from distenv.storage.merge import merge_trajectories
+        return merge_trajectories(self, traj, others, **options)
+
 
 def trajectory_names(h5: tables.File) -> list[str]:
     """Trajectories in an open file, in the order they were created."""

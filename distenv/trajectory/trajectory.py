@@ -515,10 +515,28 @@ class Trajectory(NaturalNamingMixin, GroupNode):
         return added
 
     def _remove_run_nodes(self, run_name: str) -> None:
-        for full in [full for full in self._by_name.get(run_name, {})]:
-            node = self._nodes.get(full)
-            if node is not None:
-                self._remove_node(node)
+        """Drop every group named ``run_name`` with all below it (fast path of clean-up).
+
+        Natural-naming caches never hold nodes below a run, so none need invalidating.
+        """
+        groups = self._by_name.get(run_name)
+        if not groups:
+            return
+        nodes, by_name = self._nodes, self._by_name
+        for full, group in list(groups.items()):
+            location = full.rpartition(".")[0]
+            (nodes[location] if location else self)._children.pop(run_name, None)
+            stack = [group]
+            while stack:
+                node = stack.pop()
+                nodes.pop(node._full_name, None)
+                same = by_name.get(node._name)
+                if same is not None:
+                    same.pop(node._full_name, None)
+                    if not same:
+                        del by_name[node._name]
+                if node.v_is_group:
+                    stack.extend(node._children.values())
 
     # -- per-run data ----------------------------------------------------------------------------
     def f_get_from_runs(self, name: str, include_default_run: bool = True,
@@ -695,6 +713,47 @@ class Trajectory(NaturalNamingMixin, GroupNode):
         self.__dict__.update(state)
         for node in self._nodes.values():
             node._traj = self
+
+    # -- merging ---------------------------------------------------------------------------------
+    def f_merge(self, other_trajectory: "Trajectory", trial_parameter: str | None = None,
+                remove_duplicates: bool = False, ignore_data: Iterable[str] = (),
+                backup: bool = True, move_data: bool = False,
+                delete_other_trajectory: bool = False, keep_info: bool = True,
+                keep_other_trajectory_info: bool = True, merge_config: bool = True,
+                consecutive_merge: bool = False, slow_merge: bool = False,
+                backup_filename: str | None = None) -> Any:
+        """Merge another stored trajectory's runs into this one (and its file).
+
+        Parameters must match in names and types. ``backup`` copies this trajectory's file
+        first; the other's file is never modified unless ``delete_other_trajectory``.
+        Semantics of every option: ``docs/merge.md``. Returns a merge report.
+
+        Raises
+        ------
+        MergeError
+            Incompatible trajectories; the message names the file and the parameter.
+        """
+        return self._service().merge(
+            self, [other_trajectory], trial_parameter=trial_parameter,
+            remove_duplicates=remove_duplicates, ignore_data=ignore_data, backup=backup,
+            move_data=move_data, delete_other_trajectory=delete_other_trajectory,
+            keep_info=keep_info, keep_other_trajectory_info=keep_other_trajectory_info,
+            merge_config=merge_config, consecutive_merge=consecutive_merge,
+            slow_merge=slow_merge, backup_filename=backup_filename)
+
+    def f_merge_many(self, other_trajectories: Iterable["Trajectory"],
+                     ignore_data: Iterable[str] = (), move_data: bool = False,
+                     delete_other_trajectory: bool = False, keep_info: bool = True,
+                     keep_other_trajectory_info: bool = True, merge_config: bool = True,
+                     backup: bool = True, trial_parameter: str | None = None,
+                     remove_duplicates: bool = False, backup_filename: str | None = None) -> Any:
+        """Merge several stored trajectories at once: one new version of this file for all."""
+        return self._service().merge(
+            self, list(other_trajectories), trial_parameter=trial_parameter,
+            remove_duplicates=remove_duplicates, ignore_data=ignore_data, backup=backup,
+            move_data=move_data, delete_other_trajectory=delete_other_trajectory,
+            keep_info=keep_info, keep_other_trajectory_info=keep_other_trajectory_info,
+            merge_config=merge_config, backup_filename=backup_filename)
 
     def __repr__(self) -> str:
         return "<Trajectory %r: %d runs, %d explored parameters>" % (
