@@ -1,0 +1,264 @@
+"""What runs inside a worker process: set-up, the task loop, and the wire format.
+
+Messages parent → pool worker are an 8-byte key followed by the pickled ``(fn, items,
+kwargs_list)``: the callable, a list of argument tuples and a list of keyword dicts (or ``None``);
+key -1 asks the worker to exit, key -2 carries frozen input. Messages worker → parent are pickled
+``(key, start, values, errors, elapsed, last, stopped)``: the values of the tasks
+``start .. start+len(values)-1`` of that chunk, ``errors`` mapping an index in ``values`` to an
+encoded exception, the seconds the tasks took, whether the chunk is finished, and whether it
+ended early because the parent asked to stop. Results are flushed at least every
+:data:`FLUSH_INTERVAL` seconds, so the parent sees finished tasks while a chunk runs.
+
+Pool workers also write into a shared array ``control`` (see
+:mod:`distenv.executors.handles`) before and after every task, so that when a worker dies the
+parent knows exactly which task was running.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pickle
+import signal
+import sys
+import time
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any, Callable
+
+from distenv.executors import frozen
+from distenv.executors.handles import FIRST_KEY, FREEZE_KEY, STOP_KEY
+from distenv.executors.options import BLAS_ENV_VARS, WorkerSettings
+
+#: Seconds after which a worker sends back the results it has, mid-chunk.
+FLUSH_INTERVAL = 0.01
+
+#: Exit code of a worker whose initializer raised.
+INITIALIZER_FAILED = 75
+
+_PR_SET_PDEATHSIG = 1
+
+
+def prepare_worker(settings: WorkerSettings) -> None:
+    """Apply ``settings`` in a fresh worker process.
+
+    SIGINT is ignored (the parent decides about interruptions), the worker is killed when the
+    parent goes away (Linux), its niceness is raised to ``settings.niceness`` and the BLAS
+    thread variables the caller did not set are set to ``settings.blas_threads``.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - exotic libc
+            pass
+    if settings.parent_pid and os.getppid() != settings.parent_pid:
+        os._exit(1)  # the parent died before we got here
+    if settings.niceness is not None:
+        raise_niceness(settings.niceness)
+    if settings.blas_threads is not None:
+        limit_blas_threads(settings.blas_threads)
+
+
+def raise_niceness(niceness: int) -> None:
+    """Make the current process at least as nice as ``niceness`` (never less nice)."""
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        if niceness > current:
+            os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    except (AttributeError, OSError):  # no os.setpriority (Windows): psutil knows
+        import psutil
+        psutil.Process().nice(niceness)
+
+
+_blas_controller: Any = None
+
+
+def load_blas_controller() -> None:
+    """In the parent: find the BLAS/OpenMP libraries already loaded (threadpoolctl).
+
+    Forked workers inherit the result and limit those libraries in well under a millisecond;
+    scanning in every worker would cost several milliseconds per forked process.
+    """
+    global _blas_controller
+    if "numpy" not in sys.modules and "scipy" not in sys.modules:
+        return
+    try:
+        from threadpoolctl import ThreadpoolController
+        _blas_controller = ThreadpoolController()
+    except Exception:  # optional and best effort
+        _blas_controller = None
+
+
+def limit_blas_threads(threads: int) -> None:
+    """Set the BLAS/OpenMP thread variables the caller left unset to ``threads``.
+
+    Libraries already loaded when the worker was forked read their variables at load time, so
+    they are also limited through threadpoolctl (when installed) if any variable was unset.
+    """
+    newly_set = [name for name in BLAS_ENV_VARS if name not in os.environ]
+    for name in newly_set:
+        os.environ[name] = str(threads)
+    if newly_set and _blas_controller is not None:
+        try:
+            _blas_controller.limit(limits=threads)
+        except Exception:  # best effort
+            pass
+
+
+def encode_error(exc: BaseException) -> tuple[bytes | None, str, str, str]:
+    """``(pickled exception or None, type name, message, traceback text)`` of ``exc``."""
+    text = "".join(traceback.format_exception(exc))
+    try:
+        blob: bytes | None = pickle.dumps(exc)
+        pickle.loads(blob)
+    except Exception:
+        blob = None
+    kind = type(exc)
+    return blob, f"{kind.__module__}.{kind.__qualname__}", str(exc), text
+
+
+def send_results(conn: Connection, key: int, start: int, values: list, errors: dict,
+                 elapsed: float, last: bool, stopped: bool = False) -> None:
+    """Send one result message; values that cannot be pickled become errors."""
+    message = (key, start, values, errors, elapsed, last, stopped)
+    try:
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        values = list(values)
+        errors = dict(errors)
+        for index, value in enumerate(values):
+            try:
+                pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:
+                values[index] = None
+                problem = TypeError(f"the task's return value {type(value).__name__} cannot "
+                                    f"be pickled to send it back: {exc}")
+                errors[index] = encode_error(problem)
+        for index, encoded in list(errors.items()):
+            try:
+                pickle.dumps(encoded)
+            except Exception:
+                errors[index] = (None,) + tuple(encoded[1:])
+        data = pickle.dumps((key, start, values, errors, elapsed, last, stopped),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+    conn.send_bytes(data)
+
+
+def run_chunk(conn: Connection, key: int, fn: Callable[..., Any], items: list[tuple],
+              kwargs_list: list[dict] | None, control: memoryview | None) -> None:
+    """Run the tasks of one chunk in order and stream their results to ``conn``.
+
+    The clock and the stop flag are read after every task while tasks are slow, and every
+    64 tasks while they take under a millisecond (tiny tasks stay cheap).
+    """
+    monotonic = time.monotonic
+    values: list[Any] = []
+    append = values.append
+    errors: dict[int, tuple] = {}
+    start = 0
+    block_start = last_flush = last_check = monotonic()
+    count = len(items)
+    if control is not None:
+        control[1] = 0
+        control[0] = key
+        if control[2]:
+            send_results(conn, key, 0, [], {}, 0.0, last=True, stopped=True)
+            return
+    countdown = 1
+    for index, args in enumerate(items, 1):
+        if control is not None:
+            control[1] = index  # task index-1 runs
+        try:
+            append(fn(*args) if kwargs_list is None else fn(*args, **kwargs_list[index - 1]))
+        except BaseException as exc:  # SystemExit from a task is the task's failure too
+            errors[len(values)] = encode_error(exc)
+            append(None)
+        countdown -= 1
+        if countdown or index == count:
+            continue
+        now = monotonic()
+        if control is not None and control[2]:
+            send_results(conn, key, start, values, errors, now - block_start, last=True,
+                         stopped=True)
+            return
+        if now - last_flush >= FLUSH_INTERVAL:
+            send_results(conn, key, start, values, errors, now - block_start, last=False)
+            start += len(values)
+            values, errors = [], {}
+            append = values.append
+            block_start = last_flush = now
+        countdown = 1 if now - last_check > 0.001 else 64
+        last_check = now
+    send_results(conn, key, start, values, errors, monotonic() - block_start, last=True)
+
+
+def run_initializer(initializer: Callable[..., Any] | None, initargs: tuple) -> None:
+    """Run the user's initializer; on failure print the traceback and exit the worker."""
+    if initializer is None:
+        return
+    try:
+        initializer(*initargs)
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(INITIALIZER_FAILED)
+
+
+def close_inherited(fds: list[int]) -> None:
+    """Close the parent's descriptors a forked worker inherited (other workers' pipes)."""
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def pool_worker_main(conn: Connection, control_array: Any, settings: WorkerSettings,
+                     initializer: Callable[..., Any] | None, initargs: tuple,
+                     frozen_entries: dict | None, inherited_fds: list[int]) -> None:
+    """Entry point of a pool worker: run chunks until the parent closes the pipe."""
+    close_inherited(inherited_fds)
+    prepare_worker(settings)
+    if frozen_entries:
+        frozen.install(frozen_entries)
+    run_initializer(initializer, initargs)
+    control = memoryview(control_array).cast("B").cast("q")
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        key = int.from_bytes(data[:8], "little", signed=True)
+        if key == STOP_KEY:
+            return
+        body = pickle.loads(memoryview(data)[8:])
+        if key == FREEZE_KEY:
+            frozen.install(body)
+            continue
+        fn, items, kwargs_list = body
+        del data, body
+        try:
+            run_chunk(conn, key, fn, items, kwargs_list, control)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        del fn, items, kwargs_list
+
+
+def process_worker_main(conn: Connection, fn: Callable[..., Any], args: tuple,
+                        kwargs: dict, settings: WorkerSettings,
+                        initializer: Callable[..., Any] | None, initargs: tuple,
+                        frozen_entries: dict | None, inherited_fds: list[int]) -> None:
+    """Entry point of a process-per-task child: run one task, send its result, exit."""
+    close_inherited(inherited_fds)
+    prepare_worker(settings)
+    if frozen_entries:
+        frozen.install(frozen_entries)
+    run_initializer(initializer, initargs)
+    try:
+        run_chunk(conn, FIRST_KEY, fn, [args], [kwargs] if kwargs else None, None)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    conn.close()

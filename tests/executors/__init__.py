@@ -1,0 +1,1 @@
+"""Tests of distenv.executors: a conformance suite plus short backend-specific modules."""
