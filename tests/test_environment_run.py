@@ -366,3 +366,26 @@ def test_outcome_of_numpy_results_keeps_arrays():
     env, traj = make_env()
     outcome = execute_run(traj, RunSpec(0, lambda traj: np.arange(3) * traj.x))
     np.testing.assert_array_equal(outcome.value, [0.0, 1.0, 2.0])
+
+
+def test_trajectory_with_its_own_service_keeps_it():
+    traj = Trajectory("own", filename="hdf5/own_file.hdf5")
+    traj.f_add_parameter("x", 2)
+    env = Environment(traj, report_progress=False)
+    assert env.trajectory.v_storage_service is traj.v_storage_service
+    env.run(lambda traj: traj.f_add_result("y", traj.x))
+    assert os.path.exists("hdf5/own_file.hdf5")
+
+
+def test_unexplored_trajectory_makes_one_run():
+    env = Environment("single", report_progress=False, filename="hdf5/single.hdf5")
+    env.trajectory.f_add_parameter("x", 7)
+    assert env.run(lambda traj: traj.x * 2) == [(0, 14)]
+    assert load_trajectory(filename="hdf5/single.hdf5").f_is_completed()
+
+
+def test_current_idx_follows_the_run():
+    env, _ = make_env()
+    seen = env.run(lambda traj: env.current_idx)
+    assert [value for _, value in seen] == list(range(6))
+    assert env.current_idx == -1 and env.v_current_idx == -1
