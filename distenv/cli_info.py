@@ -103,8 +103,11 @@ def _per_run(path: Path, group: Any, info: Any) -> list[str]:
             rows[meta["key"]] += table.nrows
             kinds.setdefault(meta["key"], "%s: %s" % (meta["leaf_class"], ", ".join(
                 "%s %s" % (item, _signature(sig)) for item, sig in meta["signatures"].items())))
-        for key, _, _ in layout.read_irregular_index(run_group):
+        for key, _, node_path in layout.read_irregular_index(run_group):
             irregular[key] += 1
+            if key not in kinds:
+                node = run_group._v_file.get_node(run_group, node_path)
+                kinds[key] = str(node._v_attrs[layout.LEAF_ATTR])
 
     scan(group)
     for shard in info.shards:
@@ -120,7 +123,7 @@ def _per_run(path: Path, group: Any, info: Any) -> list[str]:
         counts = "%d rows" % rows[key] if key in rows else ""
         if irregular.get(key):
             counts += "%s%d stored per run" % (", " if counts else "", irregular[key])
-        lines.append("    %-*s  %s  (%s)" % (width, key, kinds.get(key, "irregular"), counts))
+        lines.append("    %-*s  %s  (%s)" % (width, key, kinds[key], counts))
     if len(keys) > SHOWN_ITEMS:
         lines.append("    ... and %d more" % (len(keys) - SHOWN_ITEMS))
     return lines

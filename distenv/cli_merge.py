@@ -40,11 +40,16 @@ def register(subparsers: argparse._SubParsersAction, parents: list) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Merge ``args.files`` into ``args.output``; prints a one-line summary."""
+    from distenv.errors import TrajectoryNotFoundError
     from distenv.storage.merge import merge_files
-    report = merge_files(args.files, args.output, trajectory=args.trajectory,
-                         overwrite=args.force, trial_parameter=args.trial_parameter,
-                         remove_duplicates=args.remove_duplicates, ignore_data=args.ignore_data,
-                         keep_info=args.keep_info)
+    try:
+        report = merge_files(args.files, args.output, trajectory=args.trajectory,
+                             overwrite=args.force, trial_parameter=args.trial_parameter,
+                             remove_duplicates=args.remove_duplicates,
+                             ignore_data=args.ignore_data, keep_info=args.keep_info)
+    except TrajectoryNotFoundError as exc:  # say it in command-line words
+        raise TrajectoryNotFoundError(str(exc).replace("pass name= or index=",
+                                                       "pass --trajectory NAME")) from exc
     if not args.quiet:
         skipped = sum(item.runs - item.merged for item in report.inputs)
         print("merged %d file%s into %s: trajectory %r, %d runs (%d from the first file, %d "

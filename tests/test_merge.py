@@ -315,3 +315,29 @@ def test_merge_all_in_folder(inputs, tmp_path):
     assert sorted(path.name for path in folder.glob("*.hdf5")) == ["a.hdf5"]
     with pytest.raises(MergeError, match="no .hdf5 files"):
         merge_all_in_folder(tmp_path, ext=".hdf5")
+
+
+def test_values_that_do_not_fit_the_targets_column_keep_their_type(inputs):
+    (a,) = take(inputs, "a.h5")
+    write_inputs(spec("ints.h5", [4.0, 5.0], [2, 2], env="jjjjjjj", z_type="int"),
+                 spec("strs.h5", [100.0, 7.0], [100, 1], env="kkkkkkk", z_type="str"))
+    merged = merge_files([a, "ints.h5"], "one.h5")
+    assert merged.length == 5
+    values = z_values(load_trajectory(filename="one.h5"))
+    assert values[-2:] == [(3, 8), (4, 10)] and type(values[-1][1]) is int
+    shutil.copy2("strs.h5", "strs2.h5")
+    merge_files(["strs.h5", "strs2.h5"], "two.h5")
+    assert [value for _, value in z_values(load_trajectory(filename="two.h5"))] == \
+        ["10000.0", "7.0", "10000.0", "7.0"]
+
+
+def test_custom_run_names_are_kept_when_unique(inputs):
+    write_inputs(spec("p.h5", [1.0, 2.0], [1, 1], env="lllllll", run_prefix="p"),
+                 spec("q.h5", [3.0], [1], env="mmmmmmm", run_prefix="q"),
+                 spec("p2.h5", [5.0], [1], env="nnnnnnn", run_prefix="p"))
+    merge_files(["p.h5", "q.h5"], "pq.h5")
+    merged = load_trajectory(filename="pq.h5")
+    assert merged.f_get_run_names() == ["p_0", "p_1", "q_0"]
+    assert merged.f_get_from_runs("z", fast_access=True) == {"p_0": 1.0, "p_1": 2.0, "q_0": 3.0}
+    with pytest.raises(MergeError, match=r"run name 'p_0' of .*p2?\.h5.* is used twice"):
+        merge_files(["p.h5", "p2.h5"], "pp.h5")

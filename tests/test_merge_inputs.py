@@ -21,8 +21,11 @@ import json, sys, time
 import numpy as np
 from distenv import Trajectory
 spec = json.loads(sys.argv[1])
+prefix = spec.get("run_prefix")
+names = {("$", "crun"): lambda i: "%s_%d" % (prefix, i) if i >= 0 else prefix + "_ALL"}
 traj = Trajectory(spec["name"], filename=spec["path"], comment=spec.get("comment", ""),
-                  fsync=False, ack_runs=spec.get("ack_runs"))
+                  fsync=False, ack_runs=spec.get("ack_runs"),
+                  wildcard_functions=names if prefix else None)
 for name, default in spec["defaults"].items():
     traj.f_add_parameter(name, default, comment="parameter " + name)
 if spec["explore"]:
@@ -40,7 +43,9 @@ for index in range(len(traj) if runs is None else runs):
     start = time.time()
     failed = index in spec.get("fail", [])
     if not failed:
-        traj.f_add_result("z", float(traj.x * traj.y), comment="x times y")
+        z = traj.x * traj.y
+        traj.f_add_result("z", {"int": int, "str": str}.get(spec.get("z_type"), float)(z),
+                          comment="x times y")
         traj.f_add_result("arr", np.arange(3) * traj.x, comment="an array")
         if index in spec.get("irregular", []):
             traj.f_add_result("irr", {"run": index}, comment="stored per run")
