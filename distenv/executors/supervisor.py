@@ -57,6 +57,14 @@ def _shutdown_live_executors() -> None:
 atexit.register(_shutdown_live_executors)
 
 
+def _close_descriptors(*descriptors: int) -> None:
+    for descriptor in descriptors:
+        try:
+            os.close(descriptor)
+        except OSError:
+            pass
+
+
 def default_context() -> Any:
     """``fork`` where it exists (data need not be picklable), the platform default elsewhere."""
     import multiprocessing
@@ -94,6 +102,7 @@ class SupervisedExecutor(DistenvExecutor):
         self._lock = threading.Lock()
         self._workers: list[WorkerHandle] = []
         self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        weakref.finalize(self, _close_descriptors, self._wake_read, self._wake_write)
         self._stop_requested = self._shutdown_requested = False
         self._cancel_requested = self._terminate_requested = False
         self._broken: str | None = None
@@ -240,10 +249,10 @@ class SupervisedExecutor(DistenvExecutor):
         while True:
             self._drain_wake()
             if self._terminate_requested:
-                self._cancel_pending()
                 for handle in list(self._workers):
                     handle.kill()
-                    self._reap(handle, reason="terminated")
+                    self._reap(handle, reason="terminated by the executor")
+                self._cancel_pending()  # including what the killed workers had not started
             elif self._stop_requested or self._cancel_requested:
                 self._cancel_pending()
                 for handle in self._workers:

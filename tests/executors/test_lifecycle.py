@@ -1,0 +1,136 @@
+"""Stopping: SIGINT handlers, terminate, interpreter exit, a killed parent — no process left."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+from distenv.errors import WorkerDiedError
+from distenv.executors import get_executor_class
+
+from . import jobs
+
+pytestmark = pytest.mark.timeout(120)
+
+PARALLEL = ["pool", "process"]
+
+
+@pytest.mark.parametrize("backend", ["serial", "pool", "process"])
+def test_sigint_handler_stops_submitting(backend, no_leftover_processes):
+    options = {} if backend == "serial" else {"ncores": 2}
+    executor = get_executor_class(backend)(**options)
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: executor.stop_submitting())
+    try:
+        with executor:
+            outcomes = executor.imap_outcomes(jobs.sleep_then,
+                                              [(value, 0.05) for value in range(30)])
+            first = next(outcomes)
+            for child in psutil.Process().children():  # as CTRL+C reaches the whole group
+                os.kill(child.pid, signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+            rest = list(outcomes)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert first.ok
+    cancelled = [o for o in rest if isinstance(o.error, concurrent.futures.CancelledError)]
+    finished = [o for o in rest if o.ok]
+    assert cancelled
+    assert len(cancelled) + len(finished) == 29  # the running ones finished, none failed
+
+
+@pytest.mark.parametrize("backend", PARALLEL)
+def test_terminate_kills_running_tasks(backend, no_leftover_processes):
+    executor = get_executor_class(backend)(ncores=2)
+    running = [executor.submit(jobs.sleep_for, 60) for _ in range(2)]
+    pending = [executor.submit(jobs.sleep_for, 60) for _ in range(3)]
+    deadline = time.monotonic() + 60
+    while not all(future.running() for future in running) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    executor.terminate()
+    for future in running + pending:
+        assert future.done()
+    for future in running:
+        with pytest.raises(WorkerDiedError, match="terminated"):
+            future.result(timeout=0)
+    for future in pending:  # cancelled (a piece queued in a worker counts as running)
+        with pytest.raises(concurrent.futures.CancelledError):
+            future.result(timeout=0)
+
+
+@pytest.mark.parametrize("backend", PARALLEL)
+def test_keyboard_interrupt_in_the_caller_kills_workers(backend, no_leftover_processes):
+    with pytest.raises(KeyboardInterrupt):
+        with get_executor_class(backend)(ncores=2) as executor:
+            executor.submit(jobs.sleep_for, 60)
+            time.sleep(0.2)
+            raise KeyboardInterrupt
+
+
+def run_script(body: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    script = textwrap.dedent(body)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=timeout, cwd=os.path.dirname(os.path.dirname(
+                              os.path.dirname(os.path.abspath(__file__)))))
+
+
+def wait_gone(pids, limit=10.0):
+    deadline = time.monotonic() + limit
+    alive = list(pids)
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if psutil.pid_exists(pid)
+                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.05)
+    return alive
+
+
+@pytest.mark.parametrize("backend", PARALLEL)
+def test_exit_without_shutdown_leaves_no_process(backend):
+    result = run_script(f"""
+        import os, time
+        from distenv.executors import get_executor_class
+        from tests.executors import jobs
+        executor = get_executor_class({backend!r})(ncores=2)
+        futures = [executor.submit(jobs.process_id) for _ in range(4)]
+        print(" ".join(str(f.result()) for f in futures), flush=True)
+        executor.submit(jobs.sleep_for, 0.5)
+        executor.submit(jobs.sleep_for, 0.5)  # pending at exit: cancelled or run, not hung
+    """)
+    assert result.returncode == 0, result.stderr
+    assert wait_gone(int(pid) for pid in result.stdout.split()) == []
+
+
+@pytest.mark.parametrize("backend", PARALLEL)
+def test_killed_parent_takes_its_workers_along(backend):
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        from distenv.executors import get_executor_class
+        from tests.executors import jobs
+        executor = get_executor_class({backend!r})(ncores=2)
+        futures = [executor.submit(jobs.sleep_for, 60) for _ in range(2)]
+        time.sleep(0.5)
+        import psutil
+        print(" ".join(str(c.pid) for c in psutil.Process().children()), flush=True)
+        time.sleep(60)
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                              text=True, cwd=root)
+    try:
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert workers
+    finally:
+        parent.kill()
+        parent.wait(30)
+        parent.stdout.close()
+    left = wait_gone(workers)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "workers outlived their killed parent"

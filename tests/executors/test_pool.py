@@ -1,0 +1,135 @@
+"""What only the ``pool`` backend does: pickling checks, worker replacement, chunking."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from distenv.errors import ConfigurationError, RunFailedError, WorkerDiedError
+from distenv.executors import get_executor_class
+
+from . import jobs
+from .conftest import child_pids
+
+pytestmark = pytest.mark.timeout(120)
+
+PoolExecutor = get_executor_class("pool")
+
+
+def test_unpicklable_job_fails_before_any_process(no_leftover_processes):
+    before = child_pids()
+    with PoolExecutor(ncores=2) as pool:
+        with pytest.raises(ConfigurationError, match="use_pool=False") as caught:
+            pool.submit(lambda: 1)
+        assert "picklable" in str(caught.value)
+        with pytest.raises(ConfigurationError, match="use_pool=False"):
+            pool.map(lambda value: value, range(3))
+        with pytest.raises(ConfigurationError, match="use_pool=False"):
+            pool.submit(jobs.square, (lambda: 1))
+        assert child_pids() == before
+
+
+def test_unpicklable_argument_later_in_a_map(no_leftover_processes):
+    arguments = [(1,), (2,), (lambda: 3,), (4,)]
+    with PoolExecutor(ncores=2) as pool:
+        outcomes = list(pool.imap_outcomes(jobs.square, arguments))
+    assert [outcome.ok for outcome in outcomes] == [True, True, False, True]
+    assert isinstance(outcomes[2].error.__cause__, Exception)
+    assert "use_pool=False" in str(outcomes[2].error)
+
+
+def test_frozen_job_may_hold_unpicklable_data(no_leftover_processes):
+    with PoolExecutor(ncores=2) as pool:
+        handle = pool.freeze(jobs.add, 10)
+        local = pool.freeze(lambda index: index * 3)  # a lambda: inherited, never pickled
+        assert list(pool.map(handle, range(5))) == [10, 11, 12, 13, 14]
+        assert pool.submit(local, 4).result(timeout=60) == 12
+
+
+def test_freeze_after_workers_started(no_leftover_processes):
+    with PoolExecutor(ncores=2) as pool:
+        assert pool.submit(jobs.square, 2).result(timeout=60) == 4
+        handle = pool.freeze(jobs.add, 100)
+        assert sorted(pool.map(handle, range(20))) == [100 + v for v in range(20)]
+        with pytest.raises(ConfigurationError, match="before the first submission"):
+            pool.freeze(jobs.use_payload, jobs.PicklingForbidden())
+
+
+def test_dead_worker_is_replaced(no_leftover_processes):
+    with PoolExecutor(ncores=2) as pool:
+        first = set(pool.map(jobs.process_id, range(50)))
+        with pytest.raises(WorkerDiedError):
+            pool.submit(jobs.exit_hard, 1).result(timeout=60)
+        after = [pool.submit_task(jobs.process_id, task_id=i) for i in range(20)]
+        assert len({future.result(timeout=60) for future in after}) >= 1
+        workers = [child for child in psutil.Process().children()
+                   if child.status() != psutil.STATUS_ZOMBIE]
+        assert len(workers) == 2
+        assert len(first) <= 2
+
+
+def test_tasks_not_started_on_a_dead_worker_run_elsewhere(no_leftover_processes):
+    values = list(range(3000))
+    with PoolExecutor(ncores=2, chunksize=500) as pool:
+        outcomes = list(pool.imap_outcomes(jobs.kill_self_on, [(v, 1234) for v in values]))
+    failed = [outcome.task_id for outcome in outcomes if not outcome.ok]
+    assert failed == [1234]
+    assert [outcome.value for outcome in outcomes if outcome.ok] == [
+        value for value in values if value != 1234]
+
+
+def test_failing_initializer_breaks_the_pool_without_hanging(no_leftover_processes, capfd):
+    pool = PoolExecutor(ncores=2, initializer=jobs.raise_value_error, initargs=(1,))
+    future = pool.submit(jobs.square, 3)
+    with pytest.raises(WorkerDiedError, match="before their first task"):
+        future.result(timeout=60)
+    with pytest.raises(RuntimeError, match="broken"):
+        pool.submit(jobs.square, 3)
+    pool.shutdown()
+    assert "boom 1" in capfd.readouterr().err
+
+
+def test_initializer_runs_in_each_worker(no_leftover_processes):
+    with PoolExecutor(ncores=2, initializer=os.environ.__setitem__,
+                      initargs=("DISTENV_TEST_INIT", "yes")) as pool:
+        seen = pool.submit(os.getenv, "DISTENV_TEST_INIT").result(timeout=60)
+    assert seen == "yes"
+
+
+def test_stop_flag_ends_a_running_chunk_early(no_leftover_processes):
+    with PoolExecutor(ncores=2, chunksize=200) as pool:
+        outcomes = pool.imap_outcomes(jobs.sleep_then, [(v, 0.01) for v in range(400)])
+        next(outcomes)
+        pool.stop_submitting()
+        rest = list(outcomes)
+    cancelled = [o for o in rest if isinstance(o.error, concurrent.futures.CancelledError)]
+    assert len(cancelled) > 200  # the chunks in flight stopped, not only the queue
+
+
+def test_workers_ignore_sigint(no_leftover_processes):
+    with PoolExecutor(ncores=2) as pool:
+        future = pool.submit(jobs.sleep_then, "done", 0.5)
+        time.sleep(0.2)
+        for child in psutil.Process().children():
+            os.kill(child.pid, signal.SIGINT)
+        assert future.result(timeout=60) == "done"
+
+
+def test_map_timeout_is_for_the_whole_iteration(no_leftover_processes):
+    with PoolExecutor(ncores=2) as pool:
+        iterator = pool.map(jobs.sleep_then, [1, 2], [0.0, 5.0], timeout=0.5)
+        with pytest.raises(TimeoutError):
+            list(iterator)
+
+
+def test_timed_out_task_is_killed_not_waited_for(no_leftover_processes):
+    with PoolExecutor(ncores=1, timeout=0.3) as pool:
+        outcomes = list(pool.imap_outcomes(jobs.sleep_then, [(1, 30.0), (2, 0.0)]))
+    assert isinstance(outcomes[0].error, RunFailedError)
+    assert "was killed" in str(outcomes[0].error)
+    assert outcomes[1].value == 2
