@@ -190,10 +190,14 @@ class RunJournal:
         self.written: list[Path] = []
 
     def store_run(self, traj: Any, index: int, leaves: list, status: int, start: float,
-                  finish: float, error: str = "") -> None:
-        """Buffer one finished run (its new leaves and its run-table row)."""
+                  finish: float, error: str = "", run_keys: list | None = None) -> None:
+        """Buffer one finished run (its new leaves and its run-table row).
+
+        ``run_keys`` (or ``leaves.run_keys`` as ``traj._leave_run()`` returns them) give each
+        leaf's ``(column key, run index)``; without them the names are parsed.
+        """
         batch = self.batch
-        keys = getattr(leaves, "run_keys", None)
+        keys = run_keys if run_keys is not None else getattr(leaves, "run_keys", None)
         static_count = len(batch.static)
         try:
             for position, leaf in enumerate(leaves):

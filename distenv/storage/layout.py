@@ -198,7 +198,11 @@ def append_run_rows(h5: tables.File, traj_group: tables.Group, rows: dict, ctx: 
     for name in data.dtype.names:
         values = rows[name]
         if name in ("name", "host", "env_hash"):
-            values = [value.encode("utf-8", "replace")[:data.dtype[name].itemsize] for value in values]
+            try:
+                values = np.array(values, dtype="S%d" % data.dtype[name].itemsize)
+            except UnicodeEncodeError:
+                values = [value.encode("utf-8", "replace")[:data.dtype[name].itemsize]
+                          for value in values]
         data[name] = values
     table.append(data)
     errors = [(index, text) for index, text in zip(rows["index"], rows["error"]) if text]
