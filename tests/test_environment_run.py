@@ -389,3 +389,13 @@ def test_current_idx_follows_the_run():
     seen = env.run(lambda traj: env.current_idx)
     assert [value for _, value in seen] == list(range(6))
     assert env.current_idx == -1 and env.v_current_idx == -1
+
+
+def test_run_spec_and_outcome_pickle_for_other_processes():
+    import pickle
+    spec = RunSpec(3, multiply, (2,), {"factor": 3}, clean_up=False)
+    assert pickle.loads(pickle.dumps(spec)) == spec
+    env, traj = make_env()
+    outcome = execute_run(traj, RunSpec(3, failing_at_three))
+    copy = pickle.loads(pickle.dumps(outcome))
+    assert copy == outcome and isinstance(copy.exception, ValueError)

@@ -223,7 +223,8 @@ class Environment:
                 return results
             first = False
             per_args, per_kwargs = _arguments(len(indices), job, iterators)
-            results.extend(loop.execute(loop.specs(indices, job.function, per_args, per_kwargs)))
+            results.extend(loop.execute(loop.specs(indices, job.function, per_args, per_kwargs),
+                                        len(indices)))
             results.sort(key=lambda pair: pair[0])
             if post is None:
                 return results

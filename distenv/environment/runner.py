@@ -56,14 +56,16 @@ class RunLoop:
         return [int(index) for index in (~self.traj._run_table.completed()).nonzero()[0]]
 
     def specs(self, indices: Sequence[int], job: Any, per_run_args: Sequence[tuple],
-              per_run_kwargs: Sequence[dict]) -> list[RunSpec]:
+              per_run_kwargs: Sequence[dict]) -> Iterator[RunSpec]:
+        """One :class:`RunSpec` per index, made lazily (a million runs need no million specs
+        in memory at once)."""
         clean_up = self.settings.clean_up_runs
-        return [RunSpec(index, job, args, kwargs, clean_up)
-                for index, args, kwargs in zip(indices, per_run_args, per_run_kwargs)]
+        for index, args, kwargs in zip(indices, per_run_args, per_run_kwargs):
+            yield RunSpec(index, job, args, kwargs, clean_up)
 
-    def execute(self, specs: Sequence[RunSpec]) -> list[tuple[int, Any]]:
-        """Make ``specs`` serially; see :meth:`drive`."""
-        return self.drive(serial_outcomes(self.traj, specs), len(specs))
+    def execute(self, specs: Iterable[RunSpec], total: int) -> list[tuple[int, Any]]:
+        """Make ``total`` runs from ``specs`` serially; see :meth:`drive`."""
+        return self.drive(serial_outcomes(self.traj, specs), total)
 
     def drive(self, outcomes: Iterable[RunOutcome], total: int) -> list[tuple[int, Any]]:
         """Store every outcome as it arrives; return ``[(run_index, value), ...]`` by index.

@@ -20,7 +20,7 @@ from distenv.constants import RUN_COMPLETED, RUN_FAILED, RUN_STATUS_NAMES
 HOST = socket.gethostname()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunSpec:
     """What one run needs besides the trajectory.
 
@@ -43,7 +43,7 @@ class RunSpec:
     clean_up: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunOutcome:
     """What one run produced, small enough to send back from a worker process.
 
