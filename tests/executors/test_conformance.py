@@ -317,3 +317,16 @@ def test_ncores_zero_means_every_cpu(backend):
     executor = get_executor_class(backend)(ncores=0)
     assert executor.ncores == psutil.cpu_count(logical=True)
     executor.shutdown()
+
+
+@pytest.mark.parametrize("backend", ["pool", "process"])
+def test_spawn_context_receives_frozen_input_at_start(backend, no_leftover_processes):
+    """Without fork, frozen input travels once per worker (initializer path)."""
+    import multiprocessing
+    executor = get_executor_class(backend)(ncores=2,
+                                           mp_context=multiprocessing.get_context("spawn"))
+    with executor:
+        handle = executor.freeze(jobs.add, 10)
+        assert list(executor.map(handle, range(5))) == [10, 11, 12, 13, 14]
+        with pytest.raises(WorkerDiedError, match="exited with code 3"):
+            executor.submit(jobs.exit_hard, 3).result(timeout=60)

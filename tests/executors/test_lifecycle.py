@@ -17,6 +17,7 @@ from distenv.errors import WorkerDiedError
 from distenv.executors import get_executor_class
 
 from . import jobs
+from .conftest import child_pids
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -33,8 +34,8 @@ def test_sigint_handler_stops_submitting(backend, no_leftover_processes):
             outcomes = executor.imap_outcomes(jobs.sleep_then,
                                               [(value, 0.05) for value in range(30)])
             first = next(outcomes)
-            for child in psutil.Process().children():  # as CTRL+C reaches the whole group
-                os.kill(child.pid, signal.SIGINT)
+            for pid in child_pids():  # as CTRL+C reaches the whole process group
+                os.kill(pid, signal.SIGINT)
             os.kill(os.getpid(), signal.SIGINT)
             rest = list(outcomes)
     finally:
@@ -81,12 +82,19 @@ def run_script(body: str, timeout: float = 60) -> subprocess.CompletedProcess:
                               os.path.dirname(os.path.abspath(__file__)))))
 
 
+def is_running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def wait_gone(pids, limit=10.0):
+    """The pids still running after ``limit`` seconds."""
     deadline = time.monotonic() + limit
     alive = list(pids)
     while alive and time.monotonic() < deadline:
-        alive = [pid for pid in alive if psutil.pid_exists(pid)
-                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        alive = [pid for pid in alive if is_running(pid)]
         time.sleep(0.05)
     return alive
 
