@@ -399,3 +399,13 @@ def test_run_spec_and_outcome_pickle_for_other_processes():
     outcome = execute_run(traj, RunSpec(3, failing_at_three))
     copy = pickle.loads(pickle.dumps(outcome))
     assert copy == outcome and isinstance(copy.exception, ValueError)
+
+
+def test_automatic_storing_false_with_clean_up_warns_about_dropped_data(caplog):
+    with caplog.at_level("WARNING", logger="distenv"):
+        make_env(automatic_storing=False)
+    assert "dropped after the run" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="distenv"):
+        make_env(automatic_storing=False, clean_up_runs=False)
+    assert "dropped" not in caplog.text

@@ -80,6 +80,10 @@ class Environment:
         if options.storage.reason:
             logger.warning("nothing of trajectory %r will be stored: %s", self._traj.v_name,
                            options.storage.reason)
+        elif not options.run.automatic_storing and options.run.clean_up_runs:
+            logger.warning("automatic_storing=False with clean_up_runs=True: the data each run "
+                           "adds is dropped after the run unless the job stores it itself "
+                           "(traj.f_store_item); pass clean_up_runs=False to keep it in memory")
 
     # -- what users read ---------------------------------------------------------------------
     @property
