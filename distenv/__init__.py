@@ -11,7 +11,8 @@ from distenv.storage.merge import merge_all_in_folder
 from distenv.trajectory import (ArrayParameter, Parameter, PickleParameter, PickleResult, Result,
                                 SparseParameter, SparseResult, Trajectory, cartesian_product)
 from distenv.version import __version__
+from distenv.environment import Environment  # last: it builds on everything above
 
-__all__ = ["ArrayParameter", "HDF5StorageService", "Parameter", "PickleParameter",
+__all__ = ["ArrayParameter", "Environment", "HDF5StorageService", "Parameter", "PickleParameter",
            "PickleResult", "Result", "SparseParameter", "SparseResult", "Trajectory",
            "__version__", "cartesian_product", "load_trajectory", "merge_all_in_folder"]

@@ -16,8 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from distenv import load_trajectory
-from distenv.environment import Environment
+from distenv import Environment, load_trajectory
 from lorenz_sweep import lorenz_lyapunov
 
 

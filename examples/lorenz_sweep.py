@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distenv import HDF5StorageService, cartesian_product, load_trajectory
-from distenv.environment import Environment
+from distenv import Environment, HDF5StorageService, cartesian_product, load_trajectory
 
 
 # -- the simulation -----------------------------------------------------------------------------

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distenv import cartesian_product, load_trajectory
-from distenv.environment import Environment
+from distenv import Environment, cartesian_product, load_trajectory
 
 
 # -- the existing project: knows nothing about distenv --------------------------------------------

@@ -319,3 +319,8 @@ def test_use_hdf5_false_and_lazy_storage_write_nothing():
     options = translate({"use_hdf5": False, "filename": "never.hdf5"})
     assert isinstance(options.storage.service, LazyStorageService)
     assert options.storage.reason == "use_hdf5=False"
+
+
+def test_environment_is_importable_from_the_package_like_pypet():
+    import distenv
+    assert distenv.Environment is Environment and "Environment" in distenv.__all__
