@@ -37,6 +37,7 @@ def boolean(name: str, value: Any) -> bool:
 
 
 def text(name: str, value: Any) -> str:
+    """A string."""
     if not isinstance(value, str):
         raise invalid(name, value, "must be a string")
     return value
@@ -150,6 +151,7 @@ def levels(name: str, value: Any) -> tuple[int, ...]:
 
 
 def function(name: str, value: Any) -> Any:
+    """Anything callable."""
     if not callable(value):
         raise invalid(name, value, "must be callable")
     return value

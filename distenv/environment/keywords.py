@@ -185,11 +185,10 @@ def _executor(name: str, value: Any) -> Any:
 
 
 _bool, _text = checks.boolean, checks.text
-_ours = None  # issue=None: the machinery is here
 
 
 def _k(name: str, default: Any, check: checks.Check, group: str, meaning: str,
-       issue: int | None = _ours, works_now: tuple = ()) -> Keyword:
+       issue: int | None = None, works_now: tuple = ()) -> Keyword:
     return Keyword(name, default, check, group, meaning, issue, works_now)
 
 

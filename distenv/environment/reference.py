@@ -75,6 +75,7 @@ def _status(issue: int | None, works_now: tuple) -> str:
 
 
 def keyword_table() -> str:
+    """The Environment keywords: default, meaning, old name, status."""
     aliases = {current: old for old, current in KEYWORD_ALIASES.items()}
     lines = ["| keyword | default | meaning | old name | status |",
              "|---|---|---|---|---|"]
@@ -87,6 +88,7 @@ def keyword_table() -> str:
 
 
 def storage_table() -> str:
+    """The storage service's constructor keywords."""
     named, _ = constructor_keywords(HDF5StorageService)
     lines = ["| storage keyword | default | meaning |", "|---|---|---|"]
     for name, default in named.items():
@@ -96,6 +98,7 @@ def storage_table() -> str:
 
 
 def property_table() -> str:
+    """The trajectory properties settable by keyword."""
     lines = ["| property (with or without `v_`) | meaning |", "|---|---|"]
     for prefixed in Trajectory.SETTABLE_PROPERTIES:
         lines.append("| `%s` / `%s` | %s |" % (prefixed, prefixed.removeprefix("v_"),
@@ -104,6 +107,7 @@ def property_table() -> str:
 
 
 def alias_table() -> str:
+    """Every old keyword, method and property name."""
     lines = ["| old name | current name | kind |", "|---|---|---|"]
     for old, current in KEYWORD_ALIASES.items():
         lines.append("| `%s` | `%s` | keyword |" % (old, current))
@@ -114,6 +118,7 @@ def alias_table() -> str:
 
 
 def issue_list() -> str:
+    """The later issues that build not-yet-working keywords."""
     return "\n".join("- issue %d: %s" % item for item in sorted(ISSUE_TITLES.items()))
 
 

@@ -91,6 +91,8 @@ class StorageModeSpec:
 
 @dataclass(frozen=True)
 class ResumeSpec:
+    """Resuming crashed sweeps (``resumable``, ``resume_folder``, ``delete_resume``)."""
+
     resumable: bool = False
     resume_folder: str | None = None
     delete_resume: bool = True
@@ -98,6 +100,8 @@ class ResumeSpec:
 
 @dataclass(frozen=True)
 class LoggingSpec:
+    """Logging set-up and the ``config`` .ini file."""
+
     log_config: Any = "DEFAULT"
     log_folder: str | None = None
     logger_names: tuple = ()
@@ -109,6 +113,8 @@ class LoggingSpec:
 
 @dataclass(frozen=True)
 class ProvenanceSpec:
+    """Git and Sumatra integration."""
+
     git_repository: str | None = None
     git_message: str = ""
     git_fail: bool = False
