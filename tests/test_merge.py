@@ -341,3 +341,14 @@ def test_custom_run_names_are_kept_when_unique(inputs):
     assert merged.f_get_from_runs("z", fast_access=True) == {"p_0": 1.0, "p_1": 2.0, "q_0": 3.0}
     with pytest.raises(MergeError, match=r"run name 'p_0' of .*p2?\.h5.* is used twice"):
         merge_files(["p.h5", "p2.h5"], "pp.h5")
+
+
+def test_damaged_journal_shard_of_an_input_is_named_and_nothing_is_left(inputs):
+    a, b = take(inputs, "a.h5", "b.h5")
+    shard = pending_shards(b)[-1]
+    shard.write_bytes(shard.read_bytes()[:200])
+    before = snapshot(Path.cwd())
+    traj = load_trajectory(filename=str(a))
+    with pytest.raises(CorruptFileError, match=shard.name):
+        traj.f_merge(_stored_stub(b))
+    assert snapshot(Path.cwd()) == before  # the backup written first was removed again

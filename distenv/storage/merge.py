@@ -181,6 +181,9 @@ def _merge(target: Source, sources: list[Source], output: Path, opts: MergeOptio
         except BaseException:
             with contextlib.suppress(OSError):
                 temporary.unlink()
+            if report.backup is not None:  # the target is unchanged: the backup is not needed
+                with contextlib.suppress(OSError):
+                    report.backup.unlink()
             raise
         if in_place:
             journal.remove_shards(target_info.shards)
