@@ -69,19 +69,30 @@ def test_reporter_counts_and_formats():
     assert ProgressReporter(None, 10, "off").line()  # harmless when off
 
 
-def test_interactive_terminal_shows_a_tqdm_bar_with_rate_and_eta(tmp_path):
+BAR_SCRIPT = """
+import logging, sys, time
+from distenv.environment import Environment
+logging.basicConfig(level=logging.WARNING)
+def job(traj):
+    time.sleep(0.01)
+    if traj.x == 10:
+        logging.getLogger("user").warning("halfway there")
+env = Environment("bar", report_progress=sys.argv[1] if len(sys.argv) > 1 else True)
+env.trajectory.f_add_parameter("x", 0)
+env.trajectory.f_explore({"x": list(range(20))})
+env.run(job)
+logging.getLogger("user").warning("after the bar")
+print("DONE")
+"""
+
+
+def run_in_terminal(tmp_path, *arguments):
+    """Run BAR_SCRIPT with stdin/stdout/stderr on a pseudo-terminal; return its output."""
     script = tmp_path / "bar.py"
-    script.write_text(textwrap.dedent("""
-        import time
-        from distenv.environment import Environment
-        env = Environment("bar", report_progress="print")
-        env.trajectory.f_add_parameter("x", 0)
-        env.trajectory.f_explore({"x": list(range(20))})
-        env.run(lambda traj: time.sleep(0.01))
-        print("DONE")
-    """))
+    script.write_text(BAR_SCRIPT)
     leader, follower = pty.openpty()
-    process = subprocess.Popen([sys.executable, str(script)], stdin=follower, stdout=follower,
+    process = subprocess.Popen([sys.executable, str(script), *arguments], stdin=follower,
+                               stdout=follower,
                                stderr=follower, cwd=tmp_path, close_fds=True)
     os.close(follower)
     output = b""
@@ -102,8 +113,22 @@ def test_interactive_terminal_shows_a_tqdm_bar_with_rate_and_eta(tmp_path):
         os.close(leader)
     text = output.decode("utf-8", "replace")
     assert process.returncode == 0, text
+    return text
+
+
+def test_interactive_terminal_shows_a_tqdm_bar_with_rate_and_eta(tmp_path):
+    text = run_in_terminal(tmp_path, "print")
     assert "DONE" in text
     assert "\r" in text                        # a live bar redraws in place
     assert "20/20" in text and "run/s" in text  # count and rate
     assert "<" in text                          # elapsed<remaining: the ETA
     assert "PROGRESS:" not in text              # not the plain-line fallback
+
+
+def test_console_logging_is_written_around_the_bar(tmp_path):
+    text = run_in_terminal(tmp_path)
+    assert "WARNING:user:halfway there" in text and "WARNING:user:after the bar" in text
+    line = next(line for line in text.split("\n") if "halfway there" in line)
+    # the bar was cleared first, not continued: what precedes the record on screen is nothing
+    assert line.split("halfway")[0].split("\r")[-1] == "WARNING:user:"
+    assert "20/20" in text

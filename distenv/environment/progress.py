@@ -2,7 +2,8 @@
 
 Progress counts finished runs. With a logger (``report_progress=True`` or a triple) a record is
 logged every ``percent_step`` percent, at the triple's level; when stderr is an interactive
-terminal a live tqdm bar (rate, elapsed time, ETA) is shown on it as well. With ``'print'``
+terminal a live tqdm bar (rate, elapsed time, ETA) is shown on it as well, and log handlers
+that print to the terminal write around the bar while it is shown. With ``'print'``
 the bar goes to stdout on a terminal, and plain lines are printed otherwise (pipes, files, CI
 logs), so captured output never fills with carriage returns.
 """
@@ -34,6 +35,27 @@ def _is_terminal(stream: Any) -> bool:
         return False
 
 
+class _AroundTheBar:
+    """A stream for console log handlers that clears the bar, writes, and redraws it."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        tqdm.write(text[:-1] if text.endswith("\n") else text, file=self.stream)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _console_handlers() -> list[logging.StreamHandler]:
+    """Handlers of existing loggers that write to an interactive terminal."""
+    loggers = [logging.root] + [logger for logger in logging.Logger.manager.loggerDict.values()
+                                if isinstance(logger, logging.Logger)]
+    return [handler for logger in loggers for handler in logger.handlers
+            if type(handler) is logging.StreamHandler and _is_terminal(handler.stream)]
+
+
 class ProgressReporter:
     """Reports finished runs of one batch.
 
@@ -63,6 +85,7 @@ class ProgressReporter:
         self._bar: tqdm | None = None
         self._logger: logging.Logger | None = None
         self._print_to: TextIO | None = None
+        self._redirected: list[tuple[logging.StreamHandler, TextIO]] = []
         if spec is None or total <= 0:
             return
         if spec.prints:
@@ -77,6 +100,9 @@ class ProgressReporter:
         self._next_percent = float(spec.percent_step)
 
     def _make_bar(self, stream: TextIO) -> tqdm:
+        # Console log records are written around the bar instead of through it.
+        for handler in _console_handlers():
+            self._redirected.append((handler, handler.setStream(_AroundTheBar(handler.stream))))
         # A terminal that reports no size (a fresh pty, some CI consoles) gets 100 columns and
         # enough rows; tqdm would otherwise hide the bar as "below the screen".
         sized = _columns(stream) > 0
@@ -114,6 +140,10 @@ class ProgressReporter:
             print(self.line(), file=self._print_to, flush=True)
 
     def close(self) -> None:
+        """Finish the bar and give console log handlers their streams back."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        for handler, stream in self._redirected:
+            handler.setStream(stream)
+        self._redirected = []
