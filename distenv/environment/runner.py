@@ -114,7 +114,7 @@ class RunLoop:
     def _record(self, outcome: RunOutcome, journal: Any) -> None:
         traj = self.traj
         if journal is not None:
-            journal.store_run(traj, outcome.run_index, list(outcome.leaves), outcome.status,
+            journal.store_run(traj, outcome.run_index, outcome.leaves, outcome.status,
                               outcome.start, outcome.finish, outcome.error)
         traj._run_table.mark(outcome.run_index, outcome.status, outcome.start, outcome.finish,
                              outcome.host, outcome.pid, self.env_hash, outcome.error)

@@ -13,7 +13,7 @@ import socket
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from distenv.constants import RUN_COMPLETED, RUN_FAILED, RUN_STATUS_NAMES
 
@@ -54,7 +54,9 @@ class RunOutcome:
     value:
         What the job returned (``None`` for a failed run).
     leaves:
-        Leaves the run added (empty for a failed run: partial data of a failed run is dropped).
+        Leaves the run added (empty for a failed run: partial data of a failed run is dropped),
+        as ``traj._leave_run()`` returns them: a list that also carries each leaf's column key
+        (``run_keys``), so storage need not parse names.
     start, finish:
         Wall-clock times (``time.time()``).
     error:
@@ -68,7 +70,7 @@ class RunOutcome:
     run_index: int
     status: int
     value: Any = None
-    leaves: tuple = ()
+    leaves: Sequence = ()
     start: float = 0.0
     finish: float = 0.0
     error: str = ""
@@ -118,5 +120,5 @@ def execute_run(traj: Any, spec: RunSpec) -> RunOutcome:
         raise
     finish = time.time()
     leaves = traj._leave_run(clean_up=spec.clean_up)
-    return RunOutcome(spec.run_index, RUN_COMPLETED, value, tuple(leaves), start, finish, "",
+    return RunOutcome(spec.run_index, RUN_COMPLETED, value, leaves, start, finish, "",
                       HOST, os.getpid())
