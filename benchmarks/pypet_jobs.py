@@ -38,12 +38,16 @@ def burn(iterations: int) -> int:
 
 
 def calibrate_burn(target_s: float = 0.004) -> tuple[int, float]:
-    """Return ``(iterations, measured_seconds)`` so that :func:`burn` takes ``target_s``."""
+    """Return ``(iterations, measured_seconds)`` so that :func:`burn` takes ``target_s``.
+
+    Measured in CPU time of this process, so that other load on the machine does not
+    shrink the job.
+    """
     iterations = 20_000
     while True:  # grow until one call takes long enough to time reliably
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         burn(iterations)
-        elapsed = time.perf_counter() - t0
+        elapsed = time.process_time() - t0
         if elapsed > 0.02:
             break
         iterations *= 2
@@ -52,9 +56,9 @@ def calibrate_burn(target_s: float = 0.004) -> tuple[int, float]:
         iterations = max(1, round(iterations * target_s / median))
         samples = []
         for _ in range(20):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             burn(iterations)
-            samples.append(time.perf_counter() - t0)
+            samples.append(time.process_time() - t0)
         median = sorted(samples)[len(samples) // 2]
     return iterations, median
 

@@ -89,9 +89,8 @@ def child_cmd(args: argparse.Namespace, phase: str, rundir: Path) -> list[str]:
 
 def failure_note(res: ChildResult, stderr_path: Path) -> str:
     """A one-line reason for a child that exited without finishing."""
-    text = stderr_path.read_text(errors="replace").strip().splitlines() if \
-        stderr_path.exists() else []
-    last = text[-1] if text else "(no stderr)"
+    lines = stderr_path.read_text(errors="replace").strip().splitlines()
+    last = lines[-1] if lines else "(no stderr)"
     return f"child exited with code {res.returncode}: {last}"
 
 

@@ -4,8 +4,9 @@
 #
 # pypet 0.6.1 only imports with numpy 1.x, so the versions below are pinned together.
 # A stamp file records the pinned set; a venv with a matching stamp is left untouched.
-# Works on a fresh Debian machine as root with only PyPI reachable: if Python 3.11 has no
-# venv/ensurepip module, Debian's python3-venv (or python3.11-venv) is installed first.
+# Works on a fresh Debian machine as root with only PyPI reachable: if there is no Python
+# 3.11, or it cannot create a venv (no ensurepip), Debian's python3.11 / python3.11-venv are
+# installed with apt-get first. A half-made venv (no pip) is recreated.
 #
 # Usage: bash benchmarks/pypet_venv.sh        (prints the venv's python path as its last line)
 # Env:   PYPET_VENV   where to create the venv  (default: benchmarks/.pypet-venv)
@@ -15,6 +16,15 @@ here="$(cd "$(dirname "$0")" && pwd)"
 venv="${PYPET_VENV:-$here/.pypet-venv}"
 pins="pypet==0.6.1 numpy==1.26.4 pandas==2.2.3 tables==3.9.2"
 log() { echo "[pypet-venv] $*" >&2; }
+
+apt_install() {  # Debian packages, as root only
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        log "installing Debian's $*"
+        apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+    else
+        return 1
+    fi
+}
 
 find_python() {
     local candidate
@@ -35,29 +45,23 @@ if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$pins"
 fi
 
 if ! python="$(find_python)"; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        log "no Python 3.11 found; installing Debian's python3.11"
-        apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11 python3.11-venv >&2
-    fi
+    apt_install python3.11 python3.11-venv || true
     python="$(find_python)" || { log "error: Python 3.11 is required (set PYTHON=...)"; exit 1; }
 fi
 
-if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        log "$python lacks venv/ensurepip; installing Debian's venv package"
-        apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-venv >&2 ||
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >&2
-    else
-        log "error: $python has no venv module (install python3.11-venv)"
-        exit 1
-    fi
+if [ -x "$venv/bin/python" ] && ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+    log "removing the half-made $venv"
+    rm -rf "$venv"
 fi
-
 if [ ! -x "$venv/bin/python" ]; then
     log "creating $venv with $("$python" --version 2>&1)"
-    "$python" -m venv "$venv"
+    if ! "$python" -m venv "$venv" >&2; then
+        # Debian's Python lacks ensurepip until python3.11-venv is installed.
+        rm -rf "$venv"
+        apt_install python3.11-venv || apt_install python3-venv ||
+            { log "error: $python cannot create a venv (install python3.11-venv)"; exit 1; }
+        "$python" -m venv "$venv"
+    fi
 fi
 log "installing $pins (first time: about a minute)"
 "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
