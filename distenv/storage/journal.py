@@ -28,6 +28,8 @@ from distenv.trajectory.columns import pack, signature
 
 SHARD_SUFFIX = ".h5"
 HOST = socket.gethostname()
+SHARD_FILTERS = tables.Filters(complevel=1, complib="blosc:lz4", shuffle=True) \
+    if tables.which_lib_version("blosc") else tables.Filters(complevel=1, complib="zlib")
 
 
 class ColumnBuffer:

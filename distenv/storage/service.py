@@ -97,6 +97,9 @@ class HDF5StorageService:
         self.fsync = bool(fsync)
         self.display_time = display_time
         self.ctx = Context(self.filters, encoding, self.pandas_format)
+        # Journal shards live seconds to minutes: fast compression; compaction applies the
+        # user's filters to everything that reaches the main file.
+        self.shard_ctx = Context(journal.SHARD_FILTERS, encoding, self.pandas_format)
         self._overwritten = False
 
     # -- files ---------------------------------------------------------------------------------
@@ -122,7 +125,7 @@ class HDF5StorageService:
     # -- writing ---------------------------------------------------------------------------------
     def run_journal(self, traj: Any, env_hash: str = "") -> journal.RunJournal:
         """A journal to which an executor hands finished runs."""
-        return journal.RunJournal(self.journal_dir(traj._name), traj._name, self.ctx,
+        return journal.RunJournal(self.journal_dir(traj._name), traj._name, self.shard_ctx,
                                   self.ack_runs, self.ack_seconds, self.fsync, env_hash)
 
     def store_trajectory(self, traj: Any, only_init: bool = False) -> None:
@@ -294,7 +297,7 @@ def copy_runs(h5: tables.File, group: tables.Group, source: tables.Group, ctx: C
         location, _, name = relative.rpartition("/")
         parent = layout.ensure_group(h5, group, location) if location else group
         if name not in parent:
-            leaf_group._f_copy(newparent=parent, newname=name, recursive=True)
+            leaf_group._f_copy(newparent=parent, newname=name, recursive=True, filters=ctx.filters)
 
 
 def _copy_irregular(h5: tables.File, group: tables.Group, source: tables.Group,
@@ -305,7 +308,7 @@ def _copy_irregular(h5: tables.File, group: tables.Group, source: tables.Group,
         parent = layout.ensure_group(h5, group, location)
         if name in parent:
             h5.remove_node(parent, name, recursive=True)
-        node._f_copy(newparent=parent, newname=name, recursive=True)
+        node._f_copy(newparent=parent, newname=name, recursive=True, filters=ctx.filters)
     layout.append_irregular_index(h5, group, rows, ctx)
 
 
