@@ -240,9 +240,9 @@ class Dispatcher:
                 error = make_error(chunk.sink.task_id(position))
                 chunk.sink.deliver([position], [None], {0: error})
 
-    def _inherited_fds(self) -> list[int]:
-        """Parent-side descriptors a forked worker should close."""
+    def _inherited_fds(self) -> list[int] | None:
+        """Parent-side descriptors a forked worker should close; ``None`` if not forking."""
         if not self._forks:
-            return []
+            return None
         return [self._wake_read, self._wake_write] + [h.conn.fileno() for h in self._workers
                                                       if not h.conn.closed]

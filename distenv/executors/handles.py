@@ -95,7 +95,9 @@ class WorkerHandle:
             while conn.poll():
                 key, start, values, errors, elapsed, last, stopped = pickle.loads(
                     conn.recv_bytes())
-                entry = self.inflight[key]
+                entry = self.inflight.get(key)
+                if entry is None:  # late results of a task already failed (timeout)
+                    continue
                 chunk = entry[0]
                 on_results(self, chunk, start, values, errors, elapsed)
                 entry[1] = start + len(values)

@@ -39,6 +39,38 @@ INITIALIZER_FAILED = 75
 _PR_SET_PDEATHSIG = 1
 
 
+def fresh_standard_streams() -> None:
+    """Give a forked worker its own ``sys.stdout``/``sys.stderr`` objects on the same files.
+
+    The worker is forked from the dispatcher thread; if another thread of the parent was
+    writing to a stream at that moment, the copy of that stream's lock is held for ever in the
+    child, and the first ``print`` (or the flush at exit) would hang. Logging handlers writing
+    to the old objects are pointed at the new ones.
+    """
+    replaced = {}
+    for name in ("stdout", "stderr"):
+        old = getattr(sys, name)
+        try:
+            descriptor = old.fileno()
+            line_buffered = bool(getattr(old, "line_buffering", False))
+            new = open(descriptor, "w", buffering=1 if line_buffered else -1,
+                       encoding=old.encoding, errors=old.errors, closefd=False)
+        except Exception:
+            continue  # no real file behind it (captured, closed): nothing to lock
+        setattr(sys, name, new)
+        replaced[id(old)] = new
+    if not replaced:
+        return
+    import logging
+    for logger in [logging.getLogger()] + [item for item in
+                                            logging.Logger.manager.loggerDict.values()
+                                            if isinstance(item, logging.Logger)]:
+        for handler in logger.handlers:
+            stream = getattr(handler, "stream", None)
+            if stream is not None and id(stream) in replaced:
+                handler.stream = replaced[id(stream)]
+
+
 def prepare_worker(settings: WorkerSettings) -> None:
     """Apply ``settings`` in a fresh worker process.
 
@@ -218,9 +250,11 @@ def close_inherited(fds: list[int]) -> None:
 
 def pool_worker_main(conn: Connection, control_array: Any, settings: WorkerSettings,
                      initializer: Callable[..., Any] | None, initargs: tuple,
-                     frozen_entries: dict | None, inherited_fds: list[int]) -> None:
+                     frozen_entries: dict | None, inherited_fds: list[int] | None) -> None:
     """Entry point of a pool worker: run chunks until the parent closes the pipe."""
-    close_inherited(inherited_fds)
+    if inherited_fds is not None:  # forked
+        fresh_standard_streams()
+    close_inherited(inherited_fds or [])
     prepare_worker(settings)
     if frozen_entries:
         frozen.install(frozen_entries)
@@ -250,9 +284,11 @@ def pool_worker_main(conn: Connection, control_array: Any, settings: WorkerSetti
 def process_worker_main(conn: Connection, fn: Callable[..., Any], args: tuple,
                         kwargs: dict, settings: WorkerSettings,
                         initializer: Callable[..., Any] | None, initargs: tuple,
-                        frozen_entries: dict | None, inherited_fds: list[int]) -> None:
+                        frozen_entries: dict | None, inherited_fds: list[int] | None) -> None:
     """Entry point of a process-per-task child: run one task, send its result, exit."""
-    close_inherited(inherited_fds)
+    if inherited_fds is not None:  # forked
+        fresh_standard_streams()
+    close_inherited(inherited_fds or [])
     prepare_worker(settings)
     if frozen_entries:
         frozen.install(frozen_entries)

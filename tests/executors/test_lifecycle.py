@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import psutil
@@ -142,3 +143,53 @@ def test_killed_parent_takes_its_workers_along(backend):
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == [], "workers outlived their killed parent"
+
+
+def discard(stream) -> None:
+    """Read ``stream`` to its end, keeping nothing."""
+    while stream.read(1 << 16):
+        pass
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("backend", PARALLEL)
+def test_fork_while_another_thread_holds_the_stdout_lock(backend):
+    """A thread of the caller blocked in ``sys.stdout.write`` (full pipe) holds the lock of
+    stdout's buffer while workers are forked; tasks that print must not inherit that lock and
+    hang on it for ever once the pipe drains. (Buffered stdout: PYTHONUNBUFFERED unset.)"""
+    script = textwrap.dedent(f"""
+        import sys, threading, time
+        from distenv.executors import get_executor_class
+        from tests.executors import jobs
+
+        def flood():
+            while True:
+                sys.stdout.write("x" * 65536)
+
+        threading.Thread(target=flood, daemon=True).start()
+        time.sleep(0.5)  # the pipe is full: flood() now blocks inside write, holding the lock
+        with get_executor_class({backend!r})(ncores=2) as executor:
+            futures = [executor.submit(jobs.print_and_return, value) for value in range(4)]
+            time.sleep(1.0)
+            sys.stderr.write("forked\\n")
+            sys.stderr.flush()
+            results = [future.result(timeout=20) for future in futures]
+        sys.stderr.write(f"done {{results}}\\n")
+        sys.stderr.flush()
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    environment = {key: value for key, value in os.environ.items()
+                   if key != "PYTHONUNBUFFERED"}
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, cwd=root, env=environment)
+    try:
+        assert process.stderr.readline().strip() == b"forked"
+        drain = threading.Thread(target=discard, args=(process.stdout,), daemon=True)
+        drain.start()  # now the pipe empties: printing tasks may go on
+        line = process.stderr.readline()  # the pytest timeout bounds this
+    finally:
+        process.kill()
+        process.wait(30)
+        process.stdout.close()
+        process.stderr.close()
+    assert line.strip() == b"done [0, 1, 2, 3]"
