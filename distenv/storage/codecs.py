@@ -249,12 +249,12 @@ def _write_pandas(h5: tables.File, group: tables.Group, name: str, value: Any,
     # pandas refuses complib= for the fixed format; both formats take the store's filters
     store._filters = ctx.filters
     try:
-        store.put(key, value, format=fmt)
+        store.put(key, value, format=fmt, track_times=False)
     except (TypeError, ValueError) as exc:
         if key in store:
             h5.remove_node(key, recursive=True)
         if fmt == "table":
-            store.put(key, value, format="fixed")
+            store.put(key, value, format="fixed", track_times=False)
         else:
             raise UnsupportedTypeError("cannot store the pandas object %r: %s" % (name, exc)) from exc
     h5.get_node(key)._v_attrs[KIND] = "pandas"
