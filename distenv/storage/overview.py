@@ -31,8 +31,8 @@ def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any
             rows = [_leaf_row(leaf) for leaf in _limited(traj._children[branch].f_iter_leaves())]
             _table(h5, target, "%s_overview" % branch, rows,
                    ("name", "leaf_class", "value", "comment"), filters)
-        explored = [(name, _text(repr(parameter._explored_range))) for name, parameter in
-                    traj._explored.items()]
+        explored = [(name, _text(repr(list(parameter._explored_range[:_TEXT]))))
+                    for name, parameter in traj._explored.items()]  # no repr of 1M values
         _table(h5, target, "explored_parameters_overview", explored, ("name", "range"), filters)
     if service.summary_tables or service.large_overview_tables:
         per_run = _per_run_rows(group)
