@@ -15,6 +15,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import multiprocessing
+import os
 import sys
 import time
 
@@ -50,14 +51,16 @@ def calibrate_loops(seconds: float) -> int:
     return max(1, int(loops * seconds / best))
 
 
-def best_of(function, repeats: int = REPEATS) -> float:
-    """The shortest wall time of ``repeats`` calls (the machine is shared and noisy)."""
-    times = []
+def best_of_interleaved(functions, repeats: int = REPEATS) -> list[float]:
+    """The shortest wall time of each function over ``repeats`` rounds, the functions taking
+    turns in every round (the machine is shared and noisy: both see the same conditions)."""
+    best = [float("inf")] * len(functions)
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for index, function in enumerate(functions):
+            start = time.perf_counter()
+            function()
+            best[index] = min(best[index], time.perf_counter() - start)
+    return best
 
 
 def main(quick: bool = False) -> dict:
@@ -78,8 +81,8 @@ def main(quick: bool = False) -> dict:
             results = list(executor.map(trivial, range(n_trivial)))
         assert results[-1] == (n_trivial - 1, n_trivial)
 
-    bare_seconds = best_of(bare)
-    pool_seconds = best_of(pool_trivial)
+    load_before = os.getloadavg()[0]
+    bare_seconds, pool_seconds = best_of_interleaved([bare, pool_trivial], repeats=5)
     ratio = bare_seconds / pool_seconds
     print(f"trivial tasks: {n_trivial}, 2 processes (pool startup included)")
     print(f"  ProcessPoolExecutor.map chunksize={chunksize}: {bare_seconds:.3f} s "
@@ -98,17 +101,20 @@ def main(quick: bool = False) -> dict:
         with pool_class(ncores=2) as executor:
             list(executor.map(burn, range(n_cpu), [loops] * n_cpu))
 
-    serial_seconds = best_of(serial_cpu)
-    pool_cpu_seconds = best_of(pool_cpu)
+    serial_seconds, pool_cpu_seconds = best_of_interleaved([serial_cpu, pool_cpu])
+    load_after = os.getloadavg()[0]
     speedup = serial_seconds / pool_cpu_seconds
     print(f"CPU tasks: {n_cpu} x ~{CPU_SECONDS * 1e3:.0f} ms")
     print(f"  serial: {serial_seconds:.3f} s, pool (2 processes): {pool_cpu_seconds:.3f} s")
     print(f"  speed-up: {speedup:.2f} (target >= 1.9)")
+    print(f"1-minute load average: {load_before:.1f} before, {load_after:.1f} after "
+          f"(on {os.cpu_count()} CPUs; above ~0.5 other work competes for the cores)")
     summary = {
         "trivial_tasks": n_trivial, "bare_seconds": round(bare_seconds, 4),
         "pool_seconds": round(pool_seconds, 4), "throughput_ratio": round(ratio, 3),
         "cpu_tasks": n_cpu, "serial_seconds": round(serial_seconds, 4),
         "pool_cpu_seconds": round(pool_cpu_seconds, 4), "speedup": round(speedup, 3),
+        "load_average": [round(load_before, 2), round(load_after, 2)],
         "targets_met": ratio >= 0.5 and speedup >= 1.9,
     }
     print(json.dumps(summary))

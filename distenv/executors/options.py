@@ -16,7 +16,7 @@ from distenv.errors import ConfigurationError
 #: Environment variables that bound the threads of BLAS/OpenMP libraries in a worker.
 #: Each is set to ``blas_threads`` in the workers unless the caller's environment sets it.
 BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                 "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+                 "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 def _is_int(value: Any) -> bool:

@@ -152,8 +152,8 @@ class PoolExecutor(SupervisedExecutor):
         else:
             size = -(-head.remaining // (2 * self.ncores))  # guided self-scheduling
             mean = sink.mean_task_seconds
-            if mean is None:
-                size = min(size, 4)  # probe the duration first
+            if mean is None:  # probe the duration with a small share first
+                size = min(size, max(4, head.remaining // (16 * self.ncores)))
             else:
                 size = min(size, int(self.target_piece_seconds / max(mean, 1e-7)))
         if busy and sink.bytes_per_task:

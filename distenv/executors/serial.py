@@ -16,6 +16,7 @@ import concurrent.futures
 import itertools
 import signal
 import threading
+import time
 import traceback
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -123,9 +124,11 @@ class SerialExecutor(DistenvExecutor):
             raise ValueError(f"{len(ids)} task_ids for {len(items)} tasks")
         return self._outcomes(fn, items, ids)
 
-    def _outcomes(self, fn: Callable[..., Any], items: list[tuple],
-                  ids: list[Hashable]) -> Iterator[TaskOutcome]:
+    def _outcomes(self, fn: Callable[..., Any], items: list[tuple], ids: list[Hashable],
+                  deadline: float | None = None) -> Iterator[TaskOutcome]:
         for task_id, args in zip(ids, items):
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError("the map did not finish within its timeout")
             if self._stopped:
                 yield TaskOutcome(task_id, None, concurrent.futures.CancelledError())
                 continue
@@ -136,8 +139,9 @@ class SerialExecutor(DistenvExecutor):
                     timeout: float | None, chunksize: int | None,
                     ordered: bool) -> Iterator[Any]:
         self._check_open()
+        deadline = None if timeout is None else time.monotonic() + timeout
         return (outcome.unwrap() for outcome in
-                self._outcomes(fn, arguments, list(range(len(arguments)))))
+                self._outcomes(fn, arguments, list(range(len(arguments))), deadline))
 
     def stop_submitting(self) -> None:
         self._stopped = True

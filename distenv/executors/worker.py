@@ -107,6 +107,10 @@ def raise_niceness(niceness: int) -> None:
 
 _blas_controller: Any = None
 
+#: threadpoolctl's ``internal_api`` of the library each variable configures.
+LIBRARY_OF_VARIABLE = {"OPENBLAS_NUM_THREADS": "openblas", "MKL_NUM_THREADS": "mkl",
+                       "OMP_NUM_THREADS": "openmp", "BLIS_NUM_THREADS": "blis"}
+
 
 def load_blas_controller() -> None:
     """In the parent: find the BLAS/OpenMP libraries already loaded (threadpoolctl).
@@ -128,14 +132,18 @@ def limit_blas_threads(threads: int) -> None:
     """Set the BLAS/OpenMP thread variables the caller left unset to ``threads``.
 
     Libraries already loaded when the worker was forked read their variables at load time, so
-    they are also limited through threadpoolctl (when installed) if any variable was unset.
+    those whose variable was unset are also limited through threadpoolctl (when installed).
     """
     newly_set = [name for name in BLAS_ENV_VARS if name not in os.environ]
     for name in newly_set:
         os.environ[name] = str(threads)
-    if newly_set and _blas_controller is not None:
+    if not newly_set or _blas_controller is None:
+        return
+    apis = {LIBRARY_OF_VARIABLE[name] for name in newly_set if name in LIBRARY_OF_VARIABLE}
+    for library in _blas_controller.lib_controllers:
         try:
-            _blas_controller.limit(limits=threads)
+            if library.internal_api in apis and library.num_threads > threads:
+                library.set_num_threads(threads)
         except Exception:  # best effort
             pass
 

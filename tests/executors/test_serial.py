@@ -60,3 +60,11 @@ def test_timeout_outside_the_main_thread_warns():
     thread.start()
     thread.join(30)
     assert results == [4]
+
+
+def test_map_timeout_bounds_the_iteration():
+    with SerialExecutor() as executor:
+        iterator = executor.map(jobs.sleep_then, [1, 2, 3], [0.3, 0.3, 0.3], timeout=0.1)
+        assert next(iterator) == 1
+        with pytest.raises(TimeoutError):
+            next(iterator)
