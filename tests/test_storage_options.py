@@ -162,7 +162,7 @@ def test_unknown_complib_is_a_clear_error(tmp_path, complib):
 
 @pytest.mark.parametrize("complevel", [-1, 10, "9", 2.5, True])
 def test_bad_complevel(tmp_path, complevel):
-    with pytest.raises(CompressionUnavailableError, match="complevel"):
+    with pytest.raises(ConfigurationError, match="complevel"):
         HDF5StorageService(filename=str(tmp_path / "x.hdf5"), complevel=complevel)
 
 

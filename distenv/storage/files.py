@@ -18,7 +18,8 @@ from typing import Iterator
 
 import tables
 
-from distenv.errors import CompressionUnavailableError, CorruptFileError, StorageError
+from distenv.errors import (CompressionUnavailableError, ConfigurationError, CorruptFileError,
+                            StorageError)
 
 COMPLIBS = ("zlib", "blosc", "lzo", "bzip2", "blosc2")
 
@@ -29,8 +30,7 @@ warnings.filterwarnings("ignore", category=tables.PerformanceWarning)
 def make_filters(complevel: int, complib: str, shuffle: bool, fletcher32: bool) -> tables.Filters:
     """PyTables filters; raises if the compression library is not in this build."""
     if not isinstance(complevel, int) or isinstance(complevel, bool) or not 0 <= complevel <= 9:
-        raise CompressionUnavailableError("complevel must be an int from 0 to 9, not %r"
-                                          % (complevel,))
+        raise ConfigurationError("complevel must be an int from 0 to 9, not %r" % (complevel,))
     base = complib.split(":")[0] if isinstance(complib, str) else None
     if base not in COMPLIBS:
         raise CompressionUnavailableError("complib %r is unknown; choose one of %s"

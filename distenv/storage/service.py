@@ -63,6 +63,15 @@ class HDF5StorageService:
                  large_overview_tables: bool = False, results_per_run: int = 0,
                  derived_parameters_per_run: int = 0, ack_runs: int | None = None,
                  ack_seconds: float = 2.0, fsync: bool = True, display_time: int = 20):
+        flags = {"overwrite_file": overwrite_file, "shuffle": shuffle, "fletcher32": fletcher32,
+                 "purge_duplicate_comments": purge_duplicate_comments,
+                 "summary_tables": summary_tables, "small_overview_tables": small_overview_tables,
+                 "large_overview_tables": large_overview_tables, "fsync": fsync}
+        for name, value in flags.items():
+            if not isinstance(value, (bool, np.bool_)):
+                raise ConfigurationError("%s must be True or False, not %r" % (name, value))
+        if file_title is not None and not isinstance(file_title, str):
+            raise ConfigurationError("file_title must be a string, not %r" % (file_title,))
         if filename is not None and not isinstance(filename, (str, os.PathLike)):
             raise ConfigurationError("filename must be a path, not %r" % (filename,))
         if pandas_format not in PANDAS_FORMATS:
