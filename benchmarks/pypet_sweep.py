@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -60,6 +61,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # --- child side -----------------------------------------------------------------------------
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its reaped children (pool workers,
+    pypet's queue process): less sensitive to other load on the machine than wall time."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def sweep_phase(args: argparse.Namespace, filename: Path) -> None:
     """Child: build the Environment, then time ``env.run`` and report events."""
     import pypet_jobs as jobs  # pypet is imported in the child only
@@ -72,10 +81,10 @@ def sweep_phase(args: argparse.Namespace, filename: Path) -> None:
         job, run_args = jobs.job_cpu, (iterations,)
     env = jobs.make_environment(filename, args.runs, args.mode, args.ncores, args.wrap_mode)
     emit_event("run_start")
-    t0 = time.perf_counter()
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
     env.run(job, *run_args)
-    wall = time.perf_counter() - t0
-    emit_event("run_done", wall_s=wall)
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    emit_event("run_done", wall_s=wall, cpu_s=cpu)
     env.disable_logging()
 
 
@@ -117,7 +126,9 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict:
         out["file_mb"] = round(filename.stat().st_size / MB, 3)
     if done is not None:
         out.update(finished=True, runs_done=args.runs, wall_s=round(done["wall_s"], 3),
-                   runs_per_s=round(args.runs / done["wall_s"], 2), status="finished")
+                   runs_per_s=round(args.runs / done["wall_s"], 2), status="finished",
+                   cpu_s=round(done["cpu_s"], 3),
+                   cpu_ms_per_run=round(done["cpu_s"] / args.runs * 1e3, 3))
         out["mb_per_1000_runs"] = round(out["file_mb"] / args.runs * 1000, 3)
     elif start is not None:
         end = res.killed_at or (start["t"] + res.elapsed_s)
@@ -156,7 +167,8 @@ def report(out: dict) -> None:
         what += f" ({out['cpu_job_ms']:.2f} ms CPU per run)"
     print(what)
     if out["finished"]:
-        print(f"  env.run:   {out['wall_s']:.2f} s  ->  {out['runs_per_s']:.1f} runs/s")
+        print(f"  env.run:   {out['wall_s']:.2f} s  ->  {out['runs_per_s']:.1f} runs/s  "
+              f"(CPU {out['cpu_s']:.2f} s = {out['cpu_ms_per_run']:.2f} ms per run)")
         print(f"  HDF5 file: {out['file_mb']:.2f} MB  ({out['mb_per_1000_runs']:.2f} MB per "
               f"1000 runs)")
     else:
