@@ -201,7 +201,7 @@ def test_bad_value_is_named_with_what_is_allowed(keywords, message):
 
 
 def test_complevel_and_complib_errors_come_from_the_storage_before_anything_is_written():
-    with pytest.raises(CompressionUnavailableError, match="complevel .* not 12"):
+    with pytest.raises(ConfigurationError, match="complevel .* not 12"):
         Environment(complevel=12)
     with pytest.raises(CompressionUnavailableError, match="complib 'nope' is unknown"):
         Environment(complib="nope")
