@@ -8,9 +8,26 @@ pool      :class:`~.pool.PoolExecutor`                ``multiproc=True, use_pool
 process   :class:`~.process.ProcessExecutor`          ``multiproc=True, use_pool=False``
 ========  ==========================================  ==================================
 
-Executors run plain callables and know nothing about trajectories. Workers get
-``OPENBLAS_NUM_THREADS=1``, ``OMP_NUM_THREADS=1``, ``MKL_NUM_THREADS=1`` (and the like) unless
-the caller's environment sets them or ``blas_threads=None`` is passed.
+Executors run plain callables and know nothing about trajectories. Every one is a
+:class:`concurrent.futures.Executor` (see :mod:`~distenv.executors.base` for what distenv adds).
+A sweep runs best as one batch, frozen input and a stream of outcomes::
+
+    with get_executor_class("pool")(ncores=4, timeout=600, niceness=10) as executor:
+        job = executor.freeze(run_one, trajectory, *args)   # sent to the workers once
+        for outcome in executor.imap_outcomes(job, [(i,) for i in indices], task_ids=indices,
+                                              ordered=not immediate_postproc):
+            ...  # outcome.task_id, outcome.value, or outcome.error: RunFailedError,
+                 # WorkerDiedError, or CancelledError after stop_submitting()
+
+``executor.stop_submitting()`` may be called from a SIGINT handler (graceful exit): no task
+starts any more, running ones finish. Workers ignore SIGINT. Leaving the ``with`` block on
+``KeyboardInterrupt`` kills running tasks.
+
+Workers get ``OPENBLAS_NUM_THREADS=1``, ``OMP_NUM_THREADS=1``, ``MKL_NUM_THREADS=1`` (and the
+other variables of :data:`BLAS_ENV_VARS`) unless the caller's environment sets them or
+``blas_threads=None`` is passed. They bound the libraries a worker loads; numpy's OpenBLAS
+loaded in the caller before the fork keeps what it read at import: set the variables before
+importing numpy to bound it too (pypet's advice).
 """
 
 from distenv.executors.base import (LOCAL_PROCESS_MODES, USE_DEFAULT, DistenvExecutor,

@@ -48,7 +48,8 @@ class PoolExecutor(SupervisedExecutor):
         Number of worker processes; ``0`` (default) asks psutil for the CPU count.
     timeout
         Seconds a task may run; an overdue task's worker is killed and replaced, the task
-        fails with :class:`~distenv.errors.RunFailedError`. ``None``: no limit.
+        fails with :class:`~distenv.errors.RunFailedError`. ``None``: no limit. Tasks with a
+        timeout travel one at a time (the clock starts when the task is sent).
     niceness
         Minimum niceness of the workers (``None``: unchanged).
     blas_threads
@@ -66,6 +67,13 @@ class PoolExecutor(SupervisedExecutor):
     ------
     ConfigurationError
         An argument is out of range (before any process starts).
+
+    Notes
+    -----
+    ``map`` and ``imap_outcomes`` batch tasks into pieces: use them for many small tasks.
+    Each ``submit`` is a message of its own. A worker that dies fails the task it was running;
+    its tasks that had not started, and those that finished in the last ~10 ms whose results
+    were not sent yet, run again on another worker.
 
     Example
     -------

@@ -29,7 +29,6 @@ from distenv.executors.handles import WorkerHandle
 from distenv.executors.options import (WorkerSettings, validate_blas_threads, validate_chunksize,
                                        validate_ncores, validate_niceness, validate_timeout)
 from distenv.executors.tasks import Chunk, FutureSink, StreamSink
-from distenv.executors.worker import load_blas_controller
 
 _live_executors: weakref.WeakSet = weakref.WeakSet()
 
@@ -85,8 +84,6 @@ class SupervisedExecutor(Dispatcher, DistenvExecutor):
         self._context = mp_context if mp_context is not None else default_context()
         self._forks = self._context.get_start_method() == "fork"
         self._settings = WorkerSettings(self.niceness, self.blas_threads, os.getpid())
-        if self.blas_threads is not None and self._forks:
-            load_blas_controller()
         self._pending: collections.deque[Chunk] = collections.deque()
         self._lock = threading.Lock()
         self._workers: list[WorkerHandle] = []

@@ -127,8 +127,3 @@ def print_and_return(value):
     print(f"task {value}", flush=True)
     return value
 
-
-def blas_library_threads(_=None):
-    """``{internal_api: num_threads}`` of the BLAS/OpenMP libraries loaded in this process."""
-    from threadpoolctl import threadpool_info
-    return {info["internal_api"]: info["num_threads"] for info in threadpool_info()}

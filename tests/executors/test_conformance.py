@@ -331,23 +331,3 @@ def test_spawn_context_receives_frozen_input_at_start(backend, no_leftover_proce
         with pytest.raises(WorkerDiedError, match="exited with code 3"):
             executor.submit(jobs.exit_hard, 3).result(timeout=60)
 
-
-@pytest.mark.parametrize("backend", ["pool", "process"])
-def test_loaded_openblas_is_limited_in_forked_workers(backend, monkeypatch,
-                                                      no_leftover_processes):
-    """numpy's OpenBLAS, loaded before the fork, runs one thread in the workers unless the
-    caller set OPENBLAS_NUM_THREADS."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    import numpy  # noqa: F401  (loads OpenBLAS in the parent)
-    parent = {info["internal_api"]: info for info in threadpoolctl.threadpool_info()}
-    if "openblas" not in parent:
-        pytest.skip("numpy is not linked against OpenBLAS here")
-    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
-        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-        with get_executor_class(backend)(ncores=1) as executor:
-            assert executor.submit(jobs.blas_library_threads).result(timeout=60)[
-                "openblas"] == 1
-        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # the caller's choice is kept
-        with get_executor_class(backend)(ncores=1) as executor:
-            assert executor.submit(jobs.blas_library_threads).result(timeout=60)[
-                "openblas"] == 2
