@@ -23,6 +23,7 @@ Each class also subclasses the builtin a caller would naturally catch, so
     │   ├── TrajectoryNotFoundError(LookupError)
     │   └── TrajectoryExistsError(FileExistsError)
     ├── RunFailedError(RuntimeError)          a job raised; carries run index + traceback
+    │   ├── RunTimeoutError                   a run exceeded ``timeout`` and was stopped
     │   └── WorkerDiedError                   a worker process vanished (signal, OOM kill)
     ├── MergeError(ValueError)                incompatible trajectories or inputs
     └── GitDiffError(RuntimeError)            git_fail=True and the work tree is dirty
@@ -113,6 +114,10 @@ class RunFailedError(DistenvError, RuntimeError):
         super().__init__(message)
         self.run_index = run_index
         self.remote_traceback = remote_traceback
+
+
+class RunTimeoutError(RunFailedError):
+    """A run exceeded its ``timeout``; its process was killed."""
 
 
 class WorkerDiedError(RunFailedError):

@@ -76,7 +76,7 @@ class Environment:
                                options.storage.keywords, options.run.do_single_runs)
         self._postprocessing: Call | None = None
         self._loop = RunLoop(self._traj, options.run, self._identity.short_hash,
-                             options.progress)
+                             options.progress, options.executor, options.storage_mode)
         if options.storage.reason:
             logger.warning("nothing of trajectory %r will be stored: %s", self._traj.v_name,
                            options.storage.reason)

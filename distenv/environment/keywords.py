@@ -23,11 +23,16 @@ from distenv.environment import checks
 from distenv.environment.checks import invalid
 from distenv.trajectory import Trajectory
 
-#: Issue numbers of the later work that builds a keyword's machinery.
+#: The later work that builds a keyword's machinery (issue numbers, or a name for work not
+#: filed as an issue yet).
 ISSUE_PARALLEL, ISSUE_LIFECYCLE, ISSUE_LOGGING = 4, 5, 6
-ISSUE_TITLES = {ISSUE_PARALLEL: "local parallelism: executors and wrap modes",
-                ISSUE_LIFECYCLE: "experiment lifecycle: resume, merge, post-processing",
-                ISSUE_LOGGING: "logging, config files, git and Sumatra"}
+ISSUE_CLUSTERS = "clusters"
+ISSUE_TITLES = {ISSUE_PARALLEL: "issue 4, local parallelism: executors and wrap modes",
+                ISSUE_LIFECYCLE: "issue 5, experiment lifecycle: resume, merge, post-processing",
+                ISSUE_LOGGING: "issue 6, logging, config files, git and Sumatra",
+                ISSUE_CLUSTERS: "the cluster backends (SCOOP, Dask, SGE/SLURM) and the zmq "
+                                "lock server / collector, not built yet"}
+
 
 #: Valid ``wrap_mode`` values, generated from the constants (never typed twice).
 WRAP_MODES = tuple(value for key, value in vars(constants).items() if key.startswith("WRAP_MODE_"))
@@ -61,7 +66,7 @@ class Keyword:
     check: checks.Check
     group: str
     meaning: str
-    issue: int | None = None
+    issue: int | str | None = None
     works_now: tuple = ()
 
     def normalised_default(self) -> Any:
@@ -188,7 +193,7 @@ _bool, _text = checks.boolean, checks.text
 
 
 def _k(name: str, default: Any, check: checks.Check, group: str, meaning: str,
-       issue: int | None = None, works_now: tuple = ()) -> Keyword:
+       issue: int | str | None = None, works_now: tuple = ()) -> Keyword:
     return Keyword(name, default, check, group, meaning, issue, works_now)
 
 
@@ -218,46 +223,42 @@ KEYWORDS: tuple[Keyword, ...] = (
        "Old pypet keyword: False stores nothing and writes no file."),
     _k("report_progress", True, _report_progress, "progress",
        "True, False, 'print' or (percent_step, logger_name, level); a tqdm bar on a terminal."),
-    # -- where runs execute (issue 4)
-    _k("multiproc", False, _bool, "executor", "Run in several processes.", ISSUE_PARALLEL),
+    # -- where runs execute (issue 4; clusters later)
+    _k("multiproc", False, _bool, "executor", "Run in several processes."),
     _k("ncores", 1, checks.integer(0), "executor",
-       "Number of worker processes; 0 asks psutil for the number of CPUs.", ISSUE_PARALLEL),
+       "Number of worker processes; 0 asks psutil for the number of CPUs."),
     _k("use_pool", False, _bool, "executor",
-       "A fixed pool of ncores processes instead of one process per run.", ISSUE_PARALLEL),
+       "A fixed pool of ncores processes instead of one process per run."),
     _k("use_scoop", False, _bool, "executor",
-       "Distribute runs with SCOOP (start with python -m scoop).", ISSUE_PARALLEL),
+       "Distribute runs with SCOOP (start with python -m scoop).", ISSUE_CLUSTERS),
     _k("executor", None, checks.optional(_executor), "executor",
        "An executor name from the registry or an Executor object (overrides the flags).",
-       ISSUE_PARALLEL),
+       ISSUE_CLUSTERS, works_now=("serial", "pool", "process")),
     _k("freeze_input", False, _bool, "executor",
-       "Pass job, arguments and trajectory to pool/SCOOP workers once, not per run.",
-       ISSUE_PARALLEL),
+       "Pass job, arguments and trajectory to pool/SCOOP workers once, not per run."),
     _k("timeout", None, checks.optional(checks.positive_number), "executor",
-       "Seconds after which a run counts as failed (and NETLOCK locks are released).",
-       ISSUE_PARALLEL),
+       "Seconds after which a run counts as failed (and NETLOCK locks are released)."),
     _k("cpu_cap", 100.0, _cap, "executor",
-       "Start no new process while CPU use (percent) is above this; in (0, 100].",
-       ISSUE_PARALLEL),
+       "Start no new process while CPU use (percent) is above this; in (0, 100]."),
     _k("memory_cap", 100.0, _memory_cap, "executor",
-       "RAM cap in (0, 100], or (cap, memory_per_process_MB).", ISSUE_PARALLEL),
-    _k("swap_cap", 100.0, _cap, "executor", "Swap cap in (0, 100].", ISSUE_PARALLEL),
+       "RAM cap in (0, 100], or (cap, memory_per_process_MB)."),
+    _k("swap_cap", 100.0, _cap, "executor", "Swap cap in (0, 100]."),
     _k("niceness", None, checks.optional(checks.integer(-20, 19)), "executor",
-       "Niceness of worker processes (Linux: -20 .. 19).", ISSUE_PARALLEL),
+       "Niceness of worker processes (Linux: -20 .. 19)."),
     _k("graceful_exit", False, _bool, "executor",
-       "First CTRL+C finishes and stores the active runs, a second one stops at once.",
-       ISSUE_PARALLEL),
+       "First CTRL+C finishes and stores the active runs, a second one stops at once."),
     _k("immediate_postproc", False, _bool, "executor",
-       "Call post-processing as soon as no new run can start (results in finish order).",
-       ISSUE_PARALLEL),
-    # -- how processes share the file (issue 4)
+       "Call post-processing as soon as no new run can start (results in finish order)."),
+    # -- how processes share the file (issue 4; network modes later)
     _k("wrap_mode", constants.WRAP_MODE_LOCK, checks.choice(WRAP_MODES), "storage_mode",
-       "How several processes share the storage: %s." % ", ".join(WRAP_MODES), ISSUE_PARALLEL),
+       "How several processes share the storage: %s." % ", ".join(WRAP_MODES), ISSUE_CLUSTERS,
+       works_now=tuple(mode for mode in WRAP_MODES if not mode.startswith("NET"))),
     _k("queue_maxsize", -1, checks.integer(-1), "storage_mode",
-       "QUEUE size: 0 unbounded, -1 means 2 * ncores.", ISSUE_PARALLEL),
+       "QUEUE size: 0 unbounded, -1 means 2 * ncores."),
     _k("port", None, checks.optional(_port), "storage_mode",
-       "NETLOCK/NETQUEUE port: int, (low, high) range or 'tcp://host:port'.", ISSUE_PARALLEL),
+       "NETLOCK/NETQUEUE port: int, (low, high) range or 'tcp://host:port'.", ISSUE_CLUSTERS),
     _k("gc_interval", None, checks.optional(checks.integer(1)), "storage_mode",
-       "Call gc.collect() every this many runs/stores (LOCAL, QUEUE, PIPE).", ISSUE_PARALLEL),
+       "Call gc.collect() every this many runs/stores (LOCAL, QUEUE, PIPE)."),
     # -- resuming (issue 5)
     _k("resumable", False, _bool, "resume",
        "Keep what is needed to resume a crashed sweep with resume().", ISSUE_LIFECYCLE),

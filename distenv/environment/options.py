@@ -195,9 +195,8 @@ def not_yet_built(values: Mapping[str, Any], spelled: Mapping[str, str] | None =
             continue
         name = spelled.get(keyword.name, keyword.name)
         alias = "alias of %s; " % keyword.name if name != keyword.name else ""
-        pending.append("%s=%r (%sdefault %r) needs issue %d, %s"
-                       % (name, value, alias, keyword.default, keyword.issue,
-                          ISSUE_TITLES[keyword.issue]))
+        pending.append("%s=%r (%sdefault %r) needs %s"
+                       % (name, value, alias, keyword.default, ISSUE_TITLES[keyword.issue]))
     if not pending:
         return ""
     return ("not implemented yet in this version of distenv:\n  - %s\nLeave %s at the default "

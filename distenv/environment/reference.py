@@ -67,11 +67,12 @@ def _cell(value: object) -> str:
     return "`%r`" % (value,) if not isinstance(value, type) else "`%s`" % value.__name__
 
 
-def _status(issue: int | None, works_now: tuple) -> str:
+def _status(issue: int | str | None, works_now: tuple) -> str:
     if issue is None:
         return "works"
     extra = " (%s already works)" % ", ".join(_cell(v) for v in works_now) if works_now else ""
-    return "default only until issue %d%s" % (issue, extra)
+    later = "issue %d" % issue if isinstance(issue, int) else "the %s work" % issue
+    return "default only until %s%s" % (later, extra)
 
 
 def keyword_table() -> str:
@@ -119,7 +120,8 @@ def alias_table() -> str:
 
 def issue_list() -> str:
     """The later issues that build not-yet-working keywords."""
-    return "\n".join("- issue %d: %s" % item for item in sorted(ISSUE_TITLES.items()))
+    return "\n".join("- %s" % title for _, title in
+                     sorted(ISSUE_TITLES.items(), key=lambda item: str(item[0])))
 
 
 def generated() -> str:

@@ -17,16 +17,29 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator, Sequence
 
+import logging
+
+from distenv.environment.parallel import GracefulExit, is_timeout
 from distenv.environment.progress import ProgressReporter
-from distenv.environment.specs import ProgressSpec, RunSettings
+from distenv.environment.specs import ExecutorSpec, ProgressSpec, RunSettings, StorageModeSpec
 from distenv.environment.worker import RunOutcome, RunSpec, execute_run
-from distenv.errors import RunFailedError
+from distenv.errors import RunFailedError, WorkerDiedError
+
+logger = logging.getLogger("distenv")
 
 
-def serial_outcomes(traj: Any, specs: Iterable[RunSpec]) -> Iterator[RunOutcome]:
-    """Make the runs one by one in this process (lazily: a stopped loop starts no more)."""
-    for spec in specs:
-        yield execute_run(traj, spec)
+def serial_outcomes(traj: Any, specs: Iterable[RunSpec],
+                    graceful_exit: bool = False) -> Iterator[RunOutcome]:
+    """Make the runs one by one in this process (lazily: a stopped loop starts no more).
+
+    With ``graceful_exit`` the first SIGINT lets the current run finish; no other starts.
+    """
+    with GracefulExit(graceful_exit, lambda: None) as graceful:
+        for spec in specs:
+            if graceful.interrupted:
+                break
+            yield execute_run(traj, spec)
+    graceful.raise_if_interrupted()
 
 
 class RunLoop:
@@ -42,14 +55,19 @@ class RunLoop:
         Short environment hash written into the run table.
     progress:
         ``report_progress`` spec, or ``None``.
+    executor, storage_mode:
+        Where runs execute and how workers share the store (``None``: serial).
     """
 
     def __init__(self, traj: Any, settings: RunSettings, env_hash: str,
-                 progress: ProgressSpec | None):
+                 progress: ProgressSpec | None, executor: ExecutorSpec | None = None,
+                 storage_mode: StorageModeSpec | None = None):
         self.traj = traj
         self.settings = settings
         self.env_hash = env_hash
         self.progress = progress
+        self.executor = executor or ExecutorSpec()
+        self.storage_mode = storage_mode or StorageModeSpec()
 
     def pending(self) -> list[int]:
         """Run indices not completed yet (new, failed before, or interrupted)."""
@@ -64,11 +82,24 @@ class RunLoop:
             yield RunSpec(index, job, args, kwargs, clean_up)
 
     def execute(self, specs: Iterable[RunSpec], total: int) -> list[tuple[int, Any]]:
-        """Make ``total`` runs from ``specs`` serially; see :meth:`drive`."""
-        return self.drive(serial_outcomes(self.traj, specs), total)
+        """Make ``total`` runs from ``specs`` with the configured executor; see :meth:`drive`."""
+        spec = self.executor
+        if spec.backend == "serial":
+            return self.drive(serial_outcomes(self.traj, specs, spec.graceful_exit), total)
+        from distenv.environment.parallel import parallel_outcomes
+        storing = self.settings.automatic_storing
+        service = self.traj.v_storage_service if storing else None
+        outcomes = parallel_outcomes(self.traj, list(specs), spec, self.storage_mode, service,
+                                     self.env_hash, storing)
+        return self.drive(outcomes, total, finish_order=spec.immediate_postproc)
 
-    def drive(self, outcomes: Iterable[RunOutcome], total: int) -> list[tuple[int, Any]]:
-        """Store every outcome as it arrives; return ``[(run_index, value), ...]`` by index.
+    def drive(self, outcomes: Iterable[RunOutcome], total: int,
+              finish_order: bool = False) -> list[tuple[int, Any]]:
+        """Store every outcome as it arrives; return ``[(run_index, value), ...]`` by index
+        (in finish order with ``finish_order``, for ``immediate_postproc``).
+
+        A run over ``timeout`` is marked failed and the sweep goes on; any other failure stops
+        it.
 
         Raises
         ------
@@ -94,6 +125,10 @@ class RunLoop:
                 self._record(outcome, journal)
                 progress.advance()
                 if outcome.failed:
+                    if is_timeout(outcome):
+                        logger.warning("run %d of %r exceeded the timeout; it is marked failed "
+                                       "and the sweep goes on", outcome.run_index, traj.v_name)
+                        continue
                     failure = outcome
                     break
                 results.append((outcome.run_index, outcome.value))
@@ -108,12 +143,13 @@ class RunLoop:
                 traj.f_store()
         if failure is not None:
             raise self._failed(failure, len(results)) from failure.exception
-        results.sort(key=lambda pair: pair[0])
+        if not finish_order:
+            results.sort(key=lambda pair: pair[0])
         return results
 
     def _record(self, outcome: RunOutcome, journal: Any) -> None:
         traj = self.traj
-        if journal is not None:
+        if journal is not None and not outcome.stored:
             journal.store_run(traj, outcome.run_index, outcome.leaves, outcome.status,
                               outcome.start, outcome.finish, outcome.error)
         traj._run_table.mark(outcome.run_index, outcome.status, outcome.start, outcome.finish,
@@ -134,4 +170,6 @@ class RunLoop:
                    "traj.f_get_run_information(%d)['error'] and this error's remote_traceback"
                    % (index, traj.f_idx_to_run(index), traj.v_name, last_line, completed, where,
                       index))
-        return RunFailedError(message, run_index=index, remote_traceback=outcome.error)
+        error_class = WorkerDiedError if isinstance(outcome.exception, WorkerDiedError) else \
+            RunFailedError
+        return error_class(message, run_index=index, remote_traceback=outcome.error)

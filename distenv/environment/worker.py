@@ -77,6 +77,13 @@ class RunOutcome:
     host: str = HOST
     pid: int = 0
     exception: BaseException | None = field(default=None, compare=False, repr=False)
+    #: True when a worker-side storage mode already stored the run (then ``leaves`` is empty).
+    stored: bool = False
+
+    def stored_copy(self) -> "RunOutcome":
+        """This outcome once storage in the worker has it: no leaves, ``stored=True``."""
+        return RunOutcome(self.run_index, self.status, self.value, (), self.start, self.finish,
+                          self.error, self.host, self.pid, self.exception, True)
 
     @property
     def completed(self) -> bool:

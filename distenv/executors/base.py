@@ -27,7 +27,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from distenv.constants import (WRAP_MODE_LOCAL, WRAP_MODE_LOCK, WRAP_MODE_NONE,
                                WRAP_MODE_PIPE, WRAP_MODE_QUEUE)
-from distenv.errors import RunFailedError, WorkerDiedError
+from distenv.errors import RunFailedError, RunTimeoutError, WorkerDiedError
 from distenv.executors import frozen
 from distenv.executors.frozen import FrozenCall
 
@@ -83,8 +83,8 @@ def run_failed(task_id: Hashable, exc: BaseException, remote_traceback: str) -> 
 
 def task_timed_out(task_id: Hashable, timeout: float, what: str) -> RunFailedError:
     """The error of a task that exceeded its timeout (``what`` says what was done about it)."""
-    return RunFailedError(f"{task_label(task_id)} exceeded the timeout of {timeout:g} s; {what}",
-                          run_index=task_id)
+    return RunTimeoutError(f"{task_label(task_id)} exceeded the timeout of {timeout:g} s; {what}",
+                           run_index=task_id)
 
 
 def describe_exit(exitcode: int | None) -> str:

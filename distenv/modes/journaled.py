@@ -1,0 +1,70 @@
+"""NONE and LOCK: every worker process journals its own runs.
+
+A worker keeps a :class:`~distenv.storage.journal.RunJournal` of its own (shard names carry
+host and pid, so workers never collide) and acknowledges runs every ``ack_runs`` runs /
+``ack_seconds`` seconds and when it exits. LOCK additionally serialises shard writes with one
+lock (pypet's LOCK semantics: one process writes at a time).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.util
+import os
+from typing import Any
+
+from distenv.modes.base import StorageMode, WorkerSide, without_leaves
+
+
+class _OwnJournal(WorkerSide):
+    def __init__(self, service: Any, env_hash: str, lock: Any = None):
+        self.service = service
+        self.env_hash = env_hash
+        self.lock = lock
+        self._journal = None
+        self._pid = None
+
+    def _journal_of_this_process(self, traj: Any) -> Any:
+        if self._pid != os.getpid():
+            self._journal = self.service.run_journal(traj, self.env_hash)
+            self._pid = os.getpid()
+            # flushed when the worker process ends normally (pool shutdown, one-run process)
+            multiprocessing.util.Finalize(None, self._close, exitpriority=100)
+        return self._journal
+
+    def _close(self) -> None:
+        if self._journal is not None and self._pid == os.getpid():
+            if self.lock is not None:
+                with self.lock:
+                    self._journal.close()
+            else:
+                self._journal.close()
+
+    def handle(self, traj: Any, outcome: Any) -> Any:
+        journal = self._journal_of_this_process(traj)
+        if self.lock is not None:
+            with self.lock:
+                journal.store_run(traj, outcome.run_index, outcome.leaves, outcome.status,
+                                  outcome.start, outcome.finish, outcome.error)
+        else:
+            journal.store_run(traj, outcome.run_index, outcome.leaves, outcome.status,
+                              outcome.start, outcome.finish, outcome.error)
+        return without_leaves(outcome)
+
+
+class NoneMode(StorageMode):
+    """Each worker writes its own journal shards; no coordination at all."""
+
+    name = "NONE"
+
+    def start(self, traj: Any, service: Any, env_hash: str, ncores: int) -> WorkerSide:
+        return _OwnJournal(service, env_hash)
+
+
+class LockMode(StorageMode):
+    """Each worker writes its own journal shards, one writer at a time (a shared lock)."""
+
+    name = "LOCK"
+
+    def start(self, traj: Any, service: Any, env_hash: str, ncores: int) -> WorkerSide:
+        return _OwnJournal(service, env_hash, multiprocessing.get_context("fork").Lock())
