@@ -273,6 +273,13 @@ def remove_stale_shard_temporaries(directory: Path) -> None:
                     pass
 
 
+def set_aside(directory: Path) -> None:
+    """Rename the journal folder of a trajectory that is no longer in its file (the file was
+    overwritten or deleted) so its shards are never taken into a new trajectory of that name."""
+    if directory.is_dir():
+        directory.rename(directory.with_name("%s.stale-%d" % (directory.name, time.time_ns())))
+
+
 def remove_shards(paths: list[Path]) -> None:
     directories = set()
     for path in paths:

@@ -158,6 +158,8 @@ class HDF5StorageService:
                 raise TrajectoryExistsError(
                     "trajectory %r already exists in %s; choose another name, use add_time=True, "
                     "or pass overwrite_file=True to replace the whole file" % (traj._name, path))
+        if not traj._stored:  # new in this file: journal shards there are of an older namesake
+            journal.set_aside(self.journal_dir(traj._name))
         if run_leaves:
             self._journal_loose_leaves(traj, run_leaves)
         with file_lock(path):
