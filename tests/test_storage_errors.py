@@ -322,3 +322,44 @@ def test_a_corrupt_shard_is_named(tmp_path):
     assert _digest(path) == before
     with pytest.raises(CorruptFileError, match=shard.name):
         load_trajectory(filename=str(path))
+
+
+def _runs_left_in_the_journal(name, path, values):
+    """A trajectory whose acknowledged runs are still in journal shards (its writer died
+    before compacting them)."""
+    traj = Trajectory(name, filename=str(path))
+    traj.f_add_parameter("x", 0)
+    traj.f_explore({"x": values})
+    run_sweep(traj, lambda t: t.f_add_result("z", t.x * 100), store=False)
+    assert list(traj.v_storage_service.journal_dir(name).glob("*.h5"))
+
+
+def test_overwritten_trajectory_leaves_nothing_to_its_successor(tmp_path):
+    path = tmp_path / "reused.hdf5"
+    _runs_left_in_the_journal("same", path, [1, 2, 3])
+    successor = Trajectory("same", filename=str(path), overwrite_file=True)
+    successor.f_add_parameter("x", 0)
+    successor.f_explore({"x": [7, 8]})
+    run_sweep(successor, lambda t: t.f_add_result("z", t.x), indices=[1])
+    loaded = load_trajectory(filename=str(path))
+    assert len(loaded) == 2
+    assert loaded.f_get_from_runs("z", fast_access=True, use_indices=True) == {1: 8}
+    assert loaded.results_frame()["status"].tolist() == ["pending", "completed"]
+    # the old runs are not deleted, only kept out of the new trajectory
+    assert len(list(Path(str(path) + "-journal").rglob("*.h5"))) == 1
+
+
+def test_deleted_file_leaves_nothing_to_a_new_trajectory_of_that_name(tmp_path):
+    path = tmp_path / "again.hdf5"
+    _runs_left_in_the_journal("again", path, [1, 2, 3])
+    path.unlink()  # the user deletes the file and starts over
+    fresh = Trajectory("again", filename=str(path))
+    fresh.f_add_parameter("x", 0)
+    fresh.f_explore({"x": [5, 6]})
+    fresh.f_store()
+    loaded = load_trajectory(filename=str(path))
+    assert loaded.f_get_from_runs("z") == {}
+    assert not loaded.f_is_completed(0) and not loaded.f_is_completed(1)
+    run_sweep(fresh, lambda t: t.f_add_result("z", t.x))
+    assert load_trajectory(filename=str(path)).f_get_from_runs(
+        "z", fast_access=True, use_indices=True) == {0: 5, 1: 6}

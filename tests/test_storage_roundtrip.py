@@ -232,6 +232,9 @@ PER_RUN = {  # name -> function of the run index; each gives one signature for e
     "array_empty": lambda i: np.zeros((0, 2)),
     "sparse": lambda i: sparse.csr_matrix(np.eye(2) * i),
     "list_mixed": lambda i: [i, "x"],
+    "big_array": lambda i: np.arange(5000, dtype=np.int32) + i,  # too big for a column row
+    "long_tuple": lambda i: tuple(range(i, i + 2000)),
+    "long_text": lambda i: "ü" * 10000 + str(i),
 }
 
 
