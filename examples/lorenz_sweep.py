@@ -2,7 +2,9 @@
 
 For every point of a (sigma, rho) grid the Lorenz equations are integrated (classic RK4) and
 the largest Lyapunov exponent is estimated from two nearby trajectories (Benettin's method):
-positive means chaos, negative means the orbit settles on a fixed point. Everything -- the
+positive means chaos, negative means the orbit settles on a fixed point. The runs execute in a
+pool of local processes (one per CPU; a writer process stores them: ``wrap_mode='QUEUE'``).
+Everything -- the
 parameters, the exploration, per-run results, run status and provenance -- ends up in one HDF5
 file; the script then reads the file back, prints what it holds and a table of results, and
 writes a heat map of the exponent over the grid as a PNG.
@@ -163,7 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     started = time.time()
     env = Environment(trajectory="lorenz_sweep", filename=str(hdf5_file), overwrite_file=True,
                       comment="Largest Lyapunov exponent of the Lorenz system over (sigma, rho)",
-                      report_progress=(10, "print", 20))
+                      report_progress=(10, "print", 20),
+                      multiproc=True, ncores=0, use_pool=True, wrap_mode="QUEUE")
     traj = env.trajectory
     add_parameters(traj, sigmas=[float(s) for s in np.linspace(4.0, 18.0, args.grid[0])],
                    rhos=[float(r) for r in np.linspace(10.0, 40.0, args.grid[1])],
