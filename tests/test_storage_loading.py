@@ -353,6 +353,10 @@ def test_auto_load_loads_nodes_not_in_memory(stored):
     assert loaded.parameters.group.unexplored == "u"
     with pytest.raises(NodeNotFoundError):
         loaded.results.not_stored_anywhere
+    assert loaded.results.runs.r_1.z == _z(1)  # per-run data too
+    assert loaded.derived_parameters.runs.run_00000004.dz == 1.5
+    loaded.f_set_crun(2)
+    assert loaded.results.runs.crun.label == "run 2"
 
 
 def test_without_auto_load_empty_leaves_stay_empty(stored):
@@ -436,6 +440,12 @@ def test_f_expand_after_storing(tmp_path):
     traj.f_explore({"x": [0, 1]})
     run_sweep(traj, lambda t: t.f_add_result("z", t.x * 3))
     loaded = load_trajectory(filename=str(path))
+    from distenv.errors import ExplorationError
+    with pytest.raises(ExplorationError, match="f_expand"):
+        loaded.f_explore({"x": [5, 6]})  # runs exist: exploring anew would orphan them
+    with pytest.raises(ExplorationError, match="force"):
+        loaded.f_shrink()
+    assert len(loaded) == 2 and loaded.f_get("x").f_get_range() == (0, 1)
     loaded.f_expand({"x": [2, 3]})
     run_sweep(loaded, lambda t: t.f_add_result("z", t.x * 3), indices=[2, 3])
     final = load_trajectory(filename=str(path))

@@ -151,6 +151,8 @@ EXPLORED = {
     "str_nul": ("", ["a\x00", "b", "c"]),
     "np_float32": (np.float32(0), [np.float32(1.5), np.float32(2), np.float32(-3)]),
     "np_int16": (np.int16(0), [np.int16(1), np.int16(-2), np.int16(3)]),
+    "linspace_for_float": (0.0, list(np.linspace(0.0, 1.0, 3))),  # np.float64 values
+    "mixed_float_kinds": (0.0, [np.float64(0.5), 1.5, np.float32(2.5)]),
     "array_same_shape": (np.zeros(3), [np.ones(3), np.arange(3.0), np.full(3, 7.0)]),
     "array_other_shapes": (np.zeros(1), [np.ones(2), np.arange(3.0), np.zeros((2, 2))]),
     "tuple": ((0, 0), [(1, 2), (3, 4), (5, 6)]),
