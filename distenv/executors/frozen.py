@@ -72,6 +72,12 @@ def entries(owner: str) -> dict[str, tuple[Callable[..., Any], tuple, dict]]:
         return {key: value for key, value in _REGISTRY.items() if key.startswith(prefix)}
 
 
+def lookup(key: str) -> tuple[Callable[..., Any], tuple, dict]:
+    """The ``(fn, args, kwargs)`` registered under ``key``."""
+    with _lock:
+        return _REGISTRY[key]
+
+
 def install(new_entries: dict[str, tuple[Callable[..., Any], tuple, dict]]) -> None:
     """Add entries received from the parent (worker side)."""
     with _lock:

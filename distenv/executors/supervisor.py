@@ -204,7 +204,7 @@ class SupervisedExecutor(Dispatcher, DistenvExecutor):
         with self._lock:
             started = bool(self._workers)
         if started:
-            self._send_frozen({handle.key: frozen._REGISTRY[handle.key]})
+            self._send_frozen({handle.key: frozen.lookup(handle.key)})
 
     def _send_frozen(self, entries: dict) -> None:
         """Hook for backends with long-lived workers that already run."""

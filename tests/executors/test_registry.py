@@ -8,6 +8,8 @@ from distenv.errors import ConfigurationError, MissingDependencyError
 from distenv.executors import (DistenvExecutor, available_executors, create_executor,
                                get_executor_class, register_executor, unregister_executor)
 
+pytestmark = pytest.mark.timeout(60)
+
 
 def test_local_backends_are_registered():
     assert {"serial", "pool", "process"} <= set(available_executors())
