@@ -39,7 +39,7 @@ from distenv.executors.registry import (available_executors, create_executor,
                                         unregister_executor)
 
 
-def __getattr__(name: str):  # the backends import lazily
+def __getattr__(name: str) -> type:  # the backends import lazily
     classes = {"SerialExecutor": "serial", "PoolExecutor": "pool",
                "ProcessExecutor": "process"}
     if name in classes:

@@ -137,22 +137,26 @@ class Dispatcher:
 
     def _take(self, size: Callable[[Chunk], int]) -> Chunk | None:
         """Cut the next piece off the pending chunks; ``size(head)`` 0 means not now."""
+        dropped: list[Chunk] = []
+        piece = None
         with self._lock:
             while self._pending:
                 head = self._pending[0]
-                if head.sink.cancelled:
-                    self._pending.popleft()
-                    head.sink.cancel(head.positions[head.offset:])
+                if head.sink.cancelled:  # nobody waits for these any more
+                    dropped.append(self._pending.popleft())
                     continue
                 count = size(head)
                 if count <= 0:
-                    return None
-                piece = head.take(count)
+                    break
+                candidate = head.take(count)
                 if head.remaining == 0:
                     self._pending.popleft()
-                if piece.sink.start():
-                    return piece
-        return None
+                if candidate.sink.start():
+                    piece = candidate
+                    break
+        for chunk in dropped:  # outside the lock: cancelling may run the caller's callbacks
+            chunk.sink.cancel(chunk.positions[chunk.offset:])
+        return piece
 
     def _cancel_pending(self) -> None:
         with self._lock:

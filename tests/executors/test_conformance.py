@@ -63,6 +63,18 @@ class TestExecutor:
                     concurrent.futures.as_completed(futures, timeout=60)}
             assert done == {value * value for value in range(8)}
 
+    def test_done_callback_may_submit(self, make_executor):
+        with make_executor() as executor:
+            chained = []
+            first = executor.submit(jobs.square, 2)
+            first.add_done_callback(
+                lambda done: chained.append(executor.submit(jobs.square, done.result())))
+            assert first.result(timeout=60) == 4
+            deadline = time.monotonic() + 60
+            while not chained and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert chained[0].result(timeout=60) == 16
+
     def test_map_in_order(self, make_executor):
         with make_executor() as executor:
             assert list(executor.map(jobs.square, range(50))) == [
