@@ -129,3 +129,11 @@ def print_and_return(value):
     print(f"task {value}", flush=True)
     return value
 
+
+
+def burn(value, seconds):
+    """Keep a CPU busy for ``seconds``, then return ``value``."""
+    deadline = time.process_time() + seconds
+    while time.process_time() < deadline:
+        pass
+    return value

@@ -71,8 +71,8 @@ def test_memory_cap_crossed_runs_one_at_a_time_and_warns_once(caplog, no_leftove
 
 def test_cpu_cap_crossed_warns(caplog, no_leftover_processes):
     caplog.set_level(logging.WARNING, logger=CAPS_LOGGER)
-    with ProcessExecutor(ncores=2, cpu_cap=0.001) as executor:
-        assert list(executor.map(jobs.sleep_then, range(4), [0.1] * 4)) == list(range(4))
+    with ProcessExecutor(ncores=2, cpu_cap=0.001) as executor:  # busy tasks cross it
+        assert list(executor.map(jobs.burn, range(4), [0.2] * 4)) == list(range(4))
     assert cap_warnings(caplog, "cpu_cap")
 
 
