@@ -220,11 +220,10 @@ def run_pypet(script_args: list[str], timeout: float) -> dict:
         except subprocess.TimeoutExpired:
             proc.terminate()  # the script then kills its own children (exit_on_sigterm)
             try:
-                proc.communicate(timeout=15)
+                out, err = proc.communicate(timeout=15)
             except subprocess.TimeoutExpired:
-                pass
-            _kill_group(proc)
-            out, err = proc.communicate()
+                _kill_group(proc)
+                out, err = proc.communicate()
             return {"tool": "pypet", "error": f"timed out after {timeout:g} s",
                     "stderr_tail": _tail(err)}
     except OSError as exc:
