@@ -43,9 +43,9 @@ def fresh_standard_streams() -> None:
     """Give a forked worker its own ``sys.stdout``/``sys.stderr`` objects on the same files.
 
     The worker is forked from the dispatcher thread; if another thread of the parent was
-    writing to a stream at that moment, the copy of that stream's lock is held for ever in the
-    child, and the first ``print`` (or the flush at exit) would hang. Logging handlers writing
-    to the old objects are pointed at the new ones.
+    writing to a buffered stream at that moment (a full pipe, a slow terminal), the copy of the
+    buffer's lock is held for ever in the child, and the first ``print`` (or the flush at exit)
+    would hang. Logging handlers writing to the old objects are pointed at the new ones.
     """
     replaced = {}
     for name in ("stdout", "stderr"):

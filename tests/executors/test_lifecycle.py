@@ -49,22 +49,24 @@ def test_sigint_handler_stops_submitting(backend, no_leftover_processes):
 
 
 @pytest.mark.parametrize("backend", PARALLEL)
-def test_terminate_kills_running_tasks(backend, no_leftover_processes):
+def test_terminate_kills_running_tasks(backend, tmp_path, no_leftover_processes):
     executor = get_executor_class(backend)(ncores=2)
-    running = [executor.submit(jobs.sleep_for, 60) for _ in range(2)]
-    pending = [executor.submit(jobs.sleep_for, 60) for _ in range(3)]
+    pid_files = [tmp_path / f"task{index}" for index in range(5)]
+    futures = [executor.submit(jobs.write_pid_and_sleep, str(path), 60) for path in pid_files]
     deadline = time.monotonic() + 60
-    while not all(future.running() for future in running) and time.monotonic() < deadline:
+    while sum(path.exists() for path in pid_files) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     executor.terminate()
-    for future in running + pending:
+    started = [path.exists() for path in pid_files]
+    assert sum(started) == 2
+    for future, was_started in zip(futures, started):
         assert future.done()
-    for future in running:
-        with pytest.raises(WorkerDiedError, match="terminated"):
-            future.result(timeout=0)
-    for future in pending:  # cancelled (a piece queued in a worker counts as running)
-        with pytest.raises(concurrent.futures.CancelledError):
-            future.result(timeout=0)
+        if was_started:
+            with pytest.raises(WorkerDiedError, match="terminated"):
+                future.result(timeout=0)
+        else:  # cancelled (a task queued in a worker's pipe counts as running)
+            with pytest.raises(concurrent.futures.CancelledError):
+                future.result(timeout=0)
 
 
 @pytest.mark.parametrize("backend", PARALLEL)
