@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from distenv.errors import ConfigurationError, RunFailedError, WorkerDiedError
+from distenv.errors import (ConfigurationError, RunFailedError, RunTimeoutError,
+                            WorkerDiedError)
 from distenv.executors import TaskOutcome, get_executor_class
 
 from . import jobs
@@ -155,6 +156,7 @@ class TestExecutor:
             with pytest.raises(RunFailedError) as caught:
                 slow.result(timeout=60)
             assert "exceeded the timeout" in str(caught.value)
+            assert isinstance(caught.value, RunTimeoutError)
             assert caught.value.run_index == 9
             assert executor.submit(jobs.square, 4).result(timeout=60) == 16
 
