@@ -98,8 +98,7 @@ def test_old_keyword_is_an_alias(old, current):
 
 def test_old_keyword_value_reaches_the_current_one():
     assert translate({"freeze_pool_input": False}).executor.freeze_input is False
-    with pytest.raises(NotImplementedError, match=r"continuable=True \(alias of resumable"):
-        Environment(continuable=True)
+    assert translate({"continuable": True}).resume.resumable is True
 
 
 def test_old_and_new_keyword_together_is_an_error():
@@ -263,7 +262,6 @@ def test_storage_keywords_for_a_trajectory_that_has_a_service_are_an_error():
 # -- keywords whose machinery later issues build ---------------------------------------------------
 LATER = [
     ("wrap_mode", "NETQUEUE", "clusters"),
-    ("resumable", True, 5), ("resume_folder", "resume", 5), ("delete_resume", False, 5),
     ("log_config", {"version": 1}, 6), ("log_folder", "logs", 6), ("logger_names", ("a",), 6),
     ("log_levels", (10,), 6), ("log_stdout", True, 6), ("log_multiproc", False, 6),
     ("git_repository", ".", 6), ("git_message", "msg", 6), ("git_fail", True, 6),

@@ -188,8 +188,8 @@ def test_bad_pipeline_return_is_named(returned, message):
         env.pipeline(lambda traj: returned)
 
 
-def test_resume_is_not_built_yet_and_says_what_to_do():
+def test_resume_without_snapshots_says_where_it_looked():
     env, _ = make_env()
     for method in (env.resume, env.f_continue):
-        with pytest.raises(NotImplementedError, match="needs issue 5.*env.run"):
+        with pytest.raises(ConfigurationError, match="resume folder resume does not exist"):
             method(trajectory_name="post", resume_folder="resume")

@@ -18,7 +18,10 @@ from distenv.environment.postprocessing import (Call, interpret_postproc_return,
                                                 parse_pipeline_return)
 from distenv.environment.provenance import (EnvironmentIdentity, add_environment_config,
                                             make_identity, tag_trajectory)
+from distenv.environment.resume import (Batch, ResumeKeeper, ResumePlan, plan_resume,
+                                        resolve_folder)
 from distenv.environment.runner import RunLoop
+from distenv.environment.snapshot import snapshot_dir
 from distenv.environment.specs import EnvironmentOptions
 from distenv.errors import ConfigurationError, DistenvError, TrajectoryExistsError
 from distenv.trajectory import Trajectory
@@ -202,36 +205,119 @@ class Environment:
             self._postprocessing = post
         return self._run_rounds(job, mapped=False)
 
-    def resume(self, trajectory_name: str | None = None, resume_folder: str | None = None
-               ) -> list[tuple[int, Any]]:
-        """Resume a crashed sweep (alias ``f_continue``) -- built by issue 5."""
-        raise NotImplementedError(
-            "resume(trajectory_name=%r, resume_folder=%r) needs issue 5 (experiment lifecycle: "
-            "resume, merge, post-processing), which is not built yet. Until then, load the "
-            "trajectory (load_trajectory) and call env.run(job) again: runs already completed "
-            "are skipped." % (trajectory_name, resume_folder))
+    def resume(self, trajectory_name: str | None = None, resume_folder: str | None = None,
+               continue_folder: str | None = None) -> list[tuple[int, Any]]:
+        """Finish a sweep that crashed or was killed (alias ``f_continue``).
 
-    def _run_rounds(self, job: Call, mapped: bool) -> list[tuple[int, Any]]:
+        The sweep must have been made with ``resumable=True``; its snapshots are in
+        ``<resume_folder>/<trajectory_name>/``. This Environment's execution settings (``ncores``,
+        ``multiproc``, ``wrap_mode``, progress, ...) apply; the storage settings, the job, its
+        arguments and the post-processing are the snapshot's. Runs the storage acknowledged are
+        kept, every other run is made again, then post-processing continues as it would have.
+        Afterwards ``env.trajectory`` is the resumed trajectory. See ``docs/resume.md``.
+
+        Parameters
+        ----------
+        trajectory_name:
+            Name of the crashed trajectory; may be left out if the folder holds only one.
+        resume_folder:
+            The folder given as ``resume_folder`` to the crashed sweep (default: this
+            Environment's ``resume_folder``, else ``./resume``). ``continue_folder`` is pypet's
+            older name for it.
+
+        Returns
+        -------
+        list of (run_index, return value)
+            Of every run of the sweep, also those made before the crash, in run-index order.
+
+        Raises
+        ------
+        ConfigurationError
+            No snapshot folder, or no snapshot of ``trajectory_name`` (the message lists the
+            trajectories that have one).
+        RunFailedError
+            A run failed, as in :meth:`run`; resume again after fixing the cause.
+        """
+        if continue_folder is not None:
+            if resume_folder is not None:
+                raise ConfigurationError("resume() got resume_folder=%r and its old name "
+                                         "continue_folder=%r; pass only resume_folder"
+                                         % (resume_folder, continue_folder))
+            resume_folder = continue_folder
         if not self._options.run.do_single_runs:
             raise ConfigurationError("this Environment was made with do_single_runs=False, so it "
                                      "makes no runs; create it with do_single_runs=True")
-        traj, loop, post = self._traj, self._loop, self._postprocessing
+        if not self._options.run.automatic_storing:
+            raise ConfigurationError("resume() needs automatic_storing=True (a sweep resumes from "
+                                     "what was stored)")
+        folder = resume_folder if resume_folder is not None else \
+            self._options.resume.resume_folder
+        _, directory = resolve_folder(trajectory_name, folder)
+        plan = plan_resume(directory, self._options.resume.delete_resume)
+        if self._options.storage.keywords:
+            logger.warning("resume(): the storage keywords %s of this Environment are not used; "
+                           "trajectory %r stays in %s with the settings it was made with",
+                           ", ".join(name for name, _ in self._options.storage.keywords),
+                           plan.traj.v_name, plan.traj.v_storage_service.filename_for(
+                               plan.traj.v_name))
+        self._adopt(plan.traj)
+        self._postprocessing = plan.postprocessing
+        return self._run_rounds(plan.job, plan.mapped, resumed=plan)
+
+    def _adopt(self, traj: Trajectory) -> None:
+        """Make a loaded trajectory this Environment's (resume): its settings and provenance."""
+        for prefixed, value in self._options.trajectory.properties:
+            setattr(traj, prefixed, value)
+        tag_trajectory(traj, self._identity)
+        groups = {keyword.name: keyword.group for keyword in keyword_table.KEYWORDS}
+        add_environment_config(traj, self._identity, self._options.values, groups,
+                               self._options.storage.keywords, True)
+        self._traj = traj
+        self._loop.traj = traj
+
+    def _resume_keeper(self, mapped: bool) -> ResumeKeeper | None:
+        settings = self._options.resume
+        if not settings.resumable:
+            return None
+        return ResumeKeeper(snapshot_dir(settings.resume_folder, self._traj.v_name), self.name,
+                            settings.delete_resume, mapped)
+
+    def _run_rounds(self, job: Call, mapped: bool, resumed: ResumePlan | None = None
+                    ) -> list[tuple[int, Any]]:
+        """Make the runs, then post-process; repeat while post-processing adds runs.
+
+        ``resumed`` continues a crashed sweep where :func:`~.resume.plan_resume` found it.
+        """
+        if not self._options.run.do_single_runs:
+            raise ConfigurationError("this Environment was made with do_single_runs=False, so it "
+                                     "makes no runs; create it with do_single_runs=True")
+        traj, loop = self._traj, self._loop
         iterators = _iterators(job) if mapped else None
-        results: list[tuple[int, Any]] = []
-        first = True
-        while True:
+        if resumed is not None:
+            keeper, results, batch = resumed.keeper, list(resumed.results), resumed.batch
+            if resumed.finished:
+                keeper.finish()
+                return results
+        else:
             indices = loop.pending()
-            if first and not indices:
+            if not indices:
                 logger.warning("every run of trajectory %r is completed already; nothing to run "
                                "(expand the trajectory to add runs)", traj.v_name)
-                return results
-            first = False
-            per_args, per_kwargs = _arguments(len(indices), job, iterators)
-            results.extend(loop.execute(loop.specs(indices, job.function, per_args, per_kwargs),
-                                        len(indices)))
-            results.sort(key=lambda pair: pair[0])
+                return []
+            batch = Batch(indices, *_arguments(len(indices), job, iterators))
+            results = []
+            keeper = self._resume_keeper(mapped)
+            if keeper is not None:
+                keeper.start(traj, job, self._postprocessing, batch)
+        while True:
+            if batch.indices:
+                function = job.function if keeper is None else keeper.recording(job.function)
+                results.extend(loop.execute(loop.specs(batch.indices, function, batch.args,
+                                                       batch.kwargs), len(batch.indices)))
+                results.sort(key=lambda pair: pair[0])
+            post = self._postprocessing
             if post is None:
-                return results
+                break
             length = len(traj)
             returned = interpret_postproc_return(
                 post.function(traj, list(results), *post.args, **post.kwargs))
@@ -240,11 +326,20 @@ class Environment:
             if returned.job_args is not None or returned.job_kwargs is not None:
                 job = job.with_arguments(returned.job_args, returned.job_kwargs)
                 iterators = _iterators(job) if mapped else None
-            post = self._postprocessing = post.with_arguments(returned.postproc_args,
-                                                              returned.postproc_kwargs)
+            self._postprocessing = post.with_arguments(returned.postproc_args,
+                                                       returned.postproc_kwargs)
+            batch = None
+            if len(traj) != length:
+                indices = loop.pending()
+                batch = Batch(indices, *_arguments(len(indices), job, iterators))
+            if keeper is not None:  # before the store: marker and expansion are stored together
+                keeper.postprocessed(traj, job, self._postprocessing, batch)
             self._after_postprocessing()
-            if len(traj) == length:
-                return results
+            if batch is None:
+                break
+        if keeper is not None:
+            keeper.finish()
+        return results
 
     def _after_postprocessing(self) -> None:
         """Store what post-processing added; with ``clean_up_runs`` drop run data from memory."""

@@ -261,11 +261,12 @@ KEYWORDS: tuple[Keyword, ...] = (
        "Call gc.collect() every this many runs/stores (LOCAL, QUEUE, PIPE)."),
     # -- resuming (issue 5)
     _k("resumable", False, _bool, "resume",
-       "Keep what is needed to resume a crashed sweep with resume().", ISSUE_LIFECYCLE),
+       "Snapshot job, arguments and post-processing (dill) so resume() can finish a crashed "
+       "sweep."),
     _k("resume_folder", None, checks.optional(checks.path()), "resume",
-       "Folder of the resume snapshots.", ISSUE_LIFECYCLE),
+       "Folder of the resume snapshots (a subfolder per trajectory); None: ./resume."),
     _k("delete_resume", True, _bool, "resume",
-       "Delete the resume snapshots after a successful sweep.", ISSUE_LIFECYCLE),
+       "Delete the trajectory's resume snapshots after a successful sweep."),
     # -- logging and config files (issue 6)
     _k("log_config", DEFAULT_LOGGING, checks.optional(_log_config), "logging",
        "'DEFAULT', None (leave logging alone), a .ini path or a logging dict.", ISSUE_LOGGING,

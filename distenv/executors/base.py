@@ -81,7 +81,7 @@ def run_failed(task_id: Hashable, exc: BaseException, remote_traceback: str) -> 
     return error
 
 
-def task_timed_out(task_id: Hashable, timeout: float, what: str) -> RunFailedError:
+def task_timed_out(task_id: Hashable, timeout: float, what: str) -> RunTimeoutError:
     """The error of a task that exceeded its timeout (``what`` says what was done about it)."""
     return RunTimeoutError(f"{task_label(task_id)} exceeded the timeout of {timeout:g} s; {what}",
                            run_index=task_id)

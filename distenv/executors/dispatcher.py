@@ -5,7 +5,7 @@ backend hand them out (:meth:`Dispatcher._dispatch`), receives results, and watc
 workers' sentinels. A worker that dies fails the task it was running with
 :class:`~distenv.errors.WorkerDiedError` (exit code or signal named) and gives its other tasks
 back to the queue; a task over its timeout has its worker killed and fails with
-:class:`~distenv.errors.RunFailedError`. Waits are bounded (sentinels plus a periodic
+:class:`~distenv.errors.RunTimeoutError`. Waits are bounded (sentinels plus a periodic
 ``waitpid`` poll), so nothing waits forever on a dead process.
 """
 

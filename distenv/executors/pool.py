@@ -48,7 +48,7 @@ class PoolExecutor(SupervisedExecutor):
         Number of worker processes; ``0`` (default) asks psutil for the CPU count.
     timeout
         Seconds a task may run; an overdue task's worker is killed and replaced, the task
-        fails with :class:`~distenv.errors.RunFailedError`. ``None``: no limit. Tasks with a
+        fails with :class:`~distenv.errors.RunTimeoutError`. ``None``: no limit. Tasks with a
         timeout travel one at a time (the clock starts when the task is sent).
     niceness
         Minimum niceness of the workers (``None``: unchanged).

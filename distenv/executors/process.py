@@ -37,7 +37,7 @@ class ProcessExecutor(SupervisedExecutor):
         only if the memory use plus its expected memory stays below the cap.
     timeout
         Seconds a task may run; an overdue task's process is killed and the task fails with
-        :class:`~distenv.errors.RunFailedError`. ``None``: no limit.
+        :class:`~distenv.errors.RunTimeoutError`. ``None``: no limit.
     niceness
         Minimum niceness of the task processes (``None``: unchanged).
     blas_threads
