@@ -484,3 +484,27 @@ def test_manual_per_run_results_are_stored(tmp_path):
     loaded = load_trajectory(filename=str(path))
     assert loaded.f_get_from_runs("z", fast_access=True) == {"run_00000000": 4,
                                                              "run_00000001": 5}
+
+
+def test_groups_named_like_the_file_bookkeeping(tmp_path):
+    """'overview', 'run_table', ... are reserved only directly below the trajectory group."""
+    path = tmp_path / "names.hdf5"
+    traj = Trajectory("names", filename=str(path))
+    traj.f_add_parameter("overview.x", 1)
+    traj.f_add_parameter("x", 0)
+    traj.f_explore({"x": [0, 1]})
+    traj.f_add_result("overview.mean", 2.5)
+    traj.f_add_result("journal_log.entry", "e")
+    traj.f_add_config("run_table.rows", 3)
+    traj.f_add_derived_parameter("irregular_index.k", 4)
+    run_sweep(traj, lambda t: (t.f_add_result("overview.per_run", t.x * 2),
+                               t.f_add_result("run_errors", {"none": t.x})))
+    loaded = load_trajectory(filename=str(path))
+    assert loaded["parameters.overview.x"] == 1
+    assert loaded["results.overview.mean"] == 2.5
+    assert loaded["results.journal_log.entry"] == "e"
+    assert loaded["config.run_table.rows"] == 3
+    assert loaded["derived_parameters.irregular_index.k"] == 4
+    assert loaded.f_get_from_runs("per_run", fast_access=True, use_indices=True) == {0: 0, 1: 2}
+    assert loaded.f_get_from_runs("run_errors", fast_access=True, use_indices=True) == {
+        0: {"none": 0}, 1: {"none": 1}}

@@ -139,8 +139,15 @@ def is_leaf_group(node: tables.Node) -> bool:
     return isinstance(node, tables.Group) and LEAF_ATTR in node._v_attrs
 
 
+def _reserved_below(group: tables.Group) -> frozenset | set:
+    """Names of run bookkeeping -- only directly below a trajectory group; deeper down they
+    are ordinary user names (``results.overview.mean``)."""
+    return RESERVED if FORMAT_ATTR in group._v_attrs else frozenset()
+
+
 def iter_leaf_groups(group: tables.Group) -> Iterable[tables.Group]:
     """Leaf groups below ``group`` (not descending into leaves, columns or run bookkeeping)."""
+    reserved = _reserved_below(group)
     stack = [group]
     while stack:
         current = stack.pop()
@@ -148,14 +155,27 @@ def iter_leaf_groups(group: tables.Group) -> Iterable[tables.Group]:
             if isinstance(child, tables.Group):
                 if LEAF_ATTR in child._v_attrs:
                     yield child
-                elif child._v_name not in RESERVED:
+                elif current is not group or child._v_name not in reserved:
                     stack.append(child)
 
 
 def iter_column_tables(group: tables.Group) -> Iterable[tables.Table]:
-    for table in group._f_walknodes("Table"):
-        if COLUMN_ATTR in table._v_attrs:
-            yield table
+    """Per-run column tables below ``group``: never inside leaves or run bookkeeping (the
+    per-run groups of irregular values), whose nodes are not even opened."""
+    reserved = _reserved_below(group)
+    stack = [group]
+    while stack:
+        current = stack.pop()
+        for name in list(current._v_groups):
+            if current is group and name in reserved:
+                continue
+            child = current._f_get_child(name)
+            if LEAF_ATTR not in child._v_attrs:
+                stack.append(child)
+        for name in list(current._v_leaves):
+            node = current._f_get_child(name)
+            if isinstance(node, tables.Table) and COLUMN_ATTR in node._v_attrs:
+                yield node
 
 
 # -- explored ranges ---------------------------------------------------------------------------
