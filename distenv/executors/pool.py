@@ -72,8 +72,8 @@ class PoolExecutor(SupervisedExecutor):
     -----
     ``map`` and ``imap_outcomes`` batch tasks into pieces: use them for many small tasks.
     Each ``submit`` is a message of its own. A worker that dies fails the task it was running;
-    its tasks that had not started, and those that finished in the last ~10 ms whose results
-    were not sent yet, run again on another worker.
+    its tasks that had not started run on another worker, and so do tiny tasks (under a
+    millisecond) that finished in its last ~10 ms but whose results were not sent yet.
 
     Example
     -------

@@ -7,7 +7,8 @@ key -1 asks the worker to exit, key -2 carries frozen input. Messages worker →
 ``start .. start+len(values)-1`` of that chunk, ``errors`` mapping an index in ``values`` to an
 encoded exception, the seconds the tasks took, whether the chunk is finished, and whether it
 ended early because the parent asked to stop. Results are flushed at least every
-:data:`FLUSH_INTERVAL` seconds, so the parent sees finished tasks while a chunk runs.
+:data:`FLUSH_INTERVAL` seconds (at once for tasks of a millisecond or more), so the parent
+sees finished tasks while a chunk runs.
 
 Pool workers also write into a shared array ``control`` (see
 :mod:`distenv.executors.handles`) before and after every task, so that when a worker dies the
@@ -32,6 +33,10 @@ from distenv.executors.options import BLAS_ENV_VARS, WorkerSettings
 
 #: Seconds after which a worker sends back the results it has, mid-chunk.
 FLUSH_INTERVAL = 0.01
+#: Tasks at least this long have their result sent as soon as they finish.
+SLOW_TASKS_SECONDS = 0.001
+#: Work between two looks at the clock and the stop flag (at most every 64 tiny tasks).
+CHECK_SECONDS = 0.002
 
 #: Exit code of a worker whose initializer raised.
 INITIALIZER_FAILED = 75
@@ -162,8 +167,11 @@ def run_chunk(conn: Connection, key: int, fn: Callable[..., Any], items: list[tu
               kwargs_list: list[dict] | None, control: memoryview | None) -> None:
     """Run the tasks of one chunk in order and stream their results to ``conn``.
 
-    The clock and the stop flag are read after every task while tasks are slow, and every
-    64 tasks while they take under a millisecond (tiny tasks stay cheap).
+    While tasks take a millisecond or more, each result is sent when its task ends and the
+    stop flag is read before the next; shorter tasks are looked at about every
+    :data:`CHECK_SECONDS` of work (every 64 at most) and their results sent every
+    :data:`FLUSH_INTERVAL` (so a worker that dies loses at most that much finished work, which
+    runs again elsewhere).
     """
     monotonic = time.monotonic
     values: list[Any] = []
@@ -178,7 +186,7 @@ def run_chunk(conn: Connection, key: int, fn: Callable[..., Any], items: list[tu
         if control[2]:
             send_results(conn, key, 0, [], {}, 0.0, last=True, stopped=True)
             return
-    countdown = 1
+    countdown = checked = 1
     for index, args in enumerate(items, 1):
         if control is not None:
             control[1] = index  # task index-1 runs
@@ -195,13 +203,15 @@ def run_chunk(conn: Connection, key: int, fn: Callable[..., Any], items: list[tu
             send_results(conn, key, start, values, errors, now - block_start, last=True,
                          stopped=True)
             return
-        if now - last_flush >= FLUSH_INTERVAL:
+        per_task = (now - last_check) / checked
+        slow = per_task >= SLOW_TASKS_SECONDS
+        if slow or now - last_flush >= FLUSH_INTERVAL:
             send_results(conn, key, start, values, errors, now - block_start, last=False)
             start += len(values)
             values, errors = [], {}
             append = values.append
             block_start = last_flush = now
-        countdown = 1 if now - last_check > 0.001 else 64
+        countdown = checked = 1 if slow else max(1, min(64, int(CHECK_SECONDS / per_task)))
         last_check = now
     send_results(conn, key, start, values, errors, monotonic() - block_start, last=True)
 
