@@ -262,16 +262,12 @@ def test_storage_keywords_for_a_trajectory_that_has_a_service_are_an_error():
 # -- keywords whose machinery later issues build ---------------------------------------------------
 LATER = [
     ("wrap_mode", "NETQUEUE", "clusters"),
-    ("log_config", {"version": 1}, 6), ("log_folder", "logs", 6), ("logger_names", ("a",), 6),
-    ("log_levels", (10,), 6), ("log_stdout", True, 6), ("log_multiproc", False, 6),
-    ("git_repository", ".", 6), ("git_message", "msg", 6), ("git_fail", True, 6),
-    ("sumatra_project", ".", 6), ("sumatra_reason", "why", 6), ("sumatra_label", "l", 6),
 ]
 
 
 def test_every_keyword_a_later_issue_builds_is_covered_here():
     later = {keyword.name for keyword in KEYWORDS if keyword.issue is not None}
-    assert later - {name for name, _, _ in LATER} == {"use_scoop", "executor", "port", "config"}
+    assert later - {name for name, _, _ in LATER} == {"use_scoop", "executor", "port"}
 
 
 @pytest.mark.parametrize("name,value,issue", LATER)
@@ -288,9 +284,6 @@ def test_later_combinations_and_config_file_raise_not_implemented(tmp_path):
     Environment(multiproc=True, use_pool=True, freeze_input=True)  # works since issue 4
     with pytest.raises(NotImplementedError, match="port=7777"):
         Environment(wrap_mode="NETLOCK", port=7777)
-    (tmp_path / "env.ini").write_text("[environment]\nncores=1\n")
-    with pytest.raises(NotImplementedError, match="config='env.ini'.*issue 6"):
-        Environment(config="env.ini")
 
 
 def test_log_config_none_already_works():
@@ -304,9 +297,9 @@ def test_validation_comes_before_not_implemented():
 
 def test_not_implemented_lists_every_offending_keyword():
     with pytest.raises(NotImplementedError) as info:
-        Environment(wrap_mode="NETQUEUE", multiproc=True, log_stdout=True)
+        Environment(wrap_mode="NETQUEUE", multiproc=True, use_scoop=True)
     text = str(info.value)
-    assert "wrap_mode='NETQUEUE'" in text and "log_stdout=True" in text
+    assert "wrap_mode='NETQUEUE'" in text and "use_scoop=True" in text
 
 
 def test_use_hdf5_false_and_lazy_storage_write_nothing():

@@ -9,10 +9,15 @@ from __future__ import annotations
 import inspect
 import itertools
 import logging
+import time
 from typing import Any, Iterable, Iterator
 
 from distenv.environment import keywords as keyword_table
 from distenv.environment.aliases import install_method_aliases
+from distenv.environment.config_file import add_config_items
+from distenv.environment.git_integration import commit_code
+from distenv.environment.logging_setup import LoggingSetup
+from distenv.environment.logging_worker import WorkerLoggingSpec
 from distenv.environment.options import translate
 from distenv.environment.postprocessing import (Call, interpret_postproc_return, make_call,
                                                 parse_pipeline_return)
@@ -23,6 +28,7 @@ from distenv.environment.resume import (Batch, ResumeKeeper, ResumePlan, plan_re
 from distenv.environment.runner import RunLoop
 from distenv.environment.snapshot import snapshot_dir
 from distenv.environment.specs import EnvironmentOptions
+from distenv.environment.sumatra_integration import SumatraRecorder, recorded_in_sumatra
 from distenv.errors import ConfigurationError, DistenvError, TrajectoryExistsError
 from distenv.trajectory import Trajectory
 
@@ -66,13 +72,24 @@ class Environment:
     ...     env.run(lambda traj: traj.f_add_result('y', traj.x ** 2))
     """
 
-    def __init__(self, trajectory: str | Trajectory = "trajectory", **keywords: Any):
-        self._options: EnvironmentOptions = translate(dict(keywords, trajectory=trajectory))
+    def __init__(self, trajectory: str | Trajectory | None = None, **keywords: Any):
+        given = dict(keywords) if trajectory is None else dict(keywords, trajectory=trajectory)
+        self._options: EnvironmentOptions = translate(given)
         options = self._options
         self._traj = _make_trajectory(options)
-        self._identity: EnvironmentIdentity = make_identity(self._traj.v_name)
+        add_config_items(self._traj, options.logging.config_items, options.logging.config)
         if options.run.automatic_storing:
             _check_name_is_free(self._traj)
+        # issue 6: Sumatra and git are checked before anything is written; then logging starts
+        self._sumatra = SumatraRecorder.for_spec(options.provenance, options.run.automatic_storing)
+        timestamp = time.time()
+        commit = commit_code(options.provenance, self._traj.v_name, self._traj.v_comment,
+                             timestamp)
+        self._identity: EnvironmentIdentity = make_identity(
+            self._traj.v_name, timestamp, commit.hexsha if commit is not None else None)
+        self._logging = LoggingSetup.start(options.logging, self._traj, self._identity.name)
+        if commit is not None:
+            commit.add_to(self._traj)
         tag_trajectory(self._traj, self._identity)
         groups = {keyword.name: keyword.group for keyword in keyword_table.KEYWORDS}
         add_environment_config(self._traj, self._identity, options.values, groups,
@@ -138,10 +155,22 @@ class Environment:
     def disable_logging(self) -> None:
         """Undo the logging set-up of this Environment (alias ``f_disable_logging``).
 
-        Until logging configuration exists (issue 6) the Environment configures no logging,
-        so there is nothing to undo; calling this is always safe.
+        Removes the handlers it added (closing its log files), restores logger levels and puts
+        ``sys.stdout``/``sys.stderr`` back (``log_stdout``). Safe to call more than once; the
+        context manager calls it on exit. See ``docs/logging.md``.
         """
-        return None
+        if self._logging is not None:
+            self._logging.stop()
+
+    @property
+    def worker_logging(self) -> WorkerLoggingSpec | None:
+        """The picklable logging spec for worker processes, ``None`` without logging set-up.
+
+        An executor calls ``configure_worker_logging(env.worker_logging)``
+        (:mod:`distenv.environment.logging_worker`) once in each worker process.
+        """
+        setup = self._logging
+        return setup.worker_spec if setup is not None and setup.active else None
 
     # -- running ------------------------------------------------------------------------------
     def run(self, job: Any, *args: Any, **kwargs: Any) -> list[tuple[int, Any]]:
@@ -282,6 +311,7 @@ class Environment:
         return ResumeKeeper(snapshot_dir(settings.resume_folder, self._traj.v_name), self.name,
                             settings.delete_resume, mapped)
 
+    @recorded_in_sumatra
     def _run_rounds(self, job: Call, mapped: bool, resumed: ResumePlan | None = None
                     ) -> list[tuple[int, Any]]:
         """Make the runs, then post-process; repeat while post-processing adds runs.

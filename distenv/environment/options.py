@@ -22,6 +22,7 @@ from distenv import constants
 from distenv.environment import checks
 from distenv.environment.aliases import (KEYWORD_ALIASES, resolve_keyword_aliases,
                                          resolve_property_names)
+from distenv.environment.config_file import merge_config_file
 from distenv.environment.keywords import BY_NAME, ISSUE_TITLES, KEYWORDS
 from distenv.environment.services import build_storage, constructor_keywords, service_class
 from distenv.environment.specs import (EnvironmentOptions, ExecutorSpec, LoggingSpec,
@@ -52,6 +53,7 @@ def translate(keywords: Mapping[str, Any]) -> EnvironmentOptions:
     NotImplementedError
         A valid value whose machinery a later issue builds (the message names the keyword).
     """
+    keywords, config_items = merge_config_file(keywords, BY_NAME["config"].check)
     given = resolve_keyword_aliases(keywords)
     spelled = {KEYWORD_ALIASES.get(name, name): name for name in keywords}
     storage_value = BY_NAME["storage_service"].check(
@@ -108,7 +110,8 @@ def translate(keywords: Mapping[str, Any]) -> EnvironmentOptions:
                           values["delete_resume"]),
         logging=LoggingSpec(values["log_config"], values["log_folder"],
                             values["logger_names"], values["log_levels"],
-                            values["log_stdout"], values["log_multiproc"], values["config"]),
+                            values["log_stdout"], values["log_multiproc"], values["config"],
+                            config_items),
         provenance=ProvenanceSpec(values["git_repository"], values["git_message"],
                                   values["git_fail"], values["sumatra_project"],
                                   values["sumatra_reason"], values["sumatra_label"]),
@@ -163,6 +166,10 @@ def combination_errors(values: Mapping[str, Any]) -> list[str]:
     if names and levels and len(levels) not in (1, len(names)):
         errors.append("log_levels has %d levels for %d logger_names: give one level, or one "
                       "per name" % (len(levels), len(names)))
+    tweaks = [name for name in ("log_folder", "logger_names", "log_levels") if values[name]]
+    if tweaks and values["log_config"] != BY_NAME["log_config"].default:
+        errors.append("%s tune log_config='DEFAULT' only; with another log_config set files and "
+                      "levels in that configuration" % ", ".join(tweaks))
     if values["resumable"] and not values["automatic_storing"]:
         errors.append("resumable=True needs automatic_storing=True (a sweep resumes from what "
                       "was stored)")

@@ -1,11 +1,12 @@
 """Config data added by the Environment (seed §"Config Data added by the Environment").
 
 Each Environment gets a name ``environment_<sha7>_<YYYY_MM_DD_HHhMMmSSs>`` from a SHA-1 of the
-trajectory name, the creation time and the distenv version (issue 6 replaces it by the git
-commit when git integration is used). Below ``config.environment.<that name>`` the trajectory
-records the settings it was run with, the versions of distenv, Python, numpy and PyTables,
-the host and the main script -- so a file always says how it was made, also after merging or
-expanding a trajectory with several environments.
+trajectory name, the creation time and the distenv version, or the git commit's SHA-1 when
+git integration is used (:mod:`~distenv.environment.git_integration`). Below
+``config.environment.<that name>`` the trajectory records the settings it was run with, the
+versions of distenv, Python, numpy and PyTables, the host and the main script -- so a file
+always says how it was made, also after merging or expanding a trajectory with several
+environments.
 """
 
 from __future__ import annotations
@@ -51,11 +52,13 @@ class EnvironmentIdentity:
         return "environment_%s_%s" % (self.short_hash, self.time)
 
 
-def make_identity(trajectory_name: str, timestamp: float | None = None) -> EnvironmentIdentity:
-    """SHA-1 of trajectory name, time (full precision) and distenv version."""
+def make_identity(trajectory_name: str, timestamp: float | None = None,
+                  git_hexsha: str | None = None) -> EnvironmentIdentity:
+    """SHA-1 of trajectory name, time (full precision) and distenv version; with git
+    integration the commit's SHA-1 (``git_hexsha``) instead."""
     timestamp = time.time() if timestamp is None else timestamp
-    digest = hashlib.sha1(("%s|%r|%s" % (trajectory_name, timestamp, __version__))
-                          .encode("utf-8")).hexdigest()
+    digest = git_hexsha or hashlib.sha1(("%s|%r|%s" % (trajectory_name, timestamp, __version__))
+                                        .encode("utf-8")).hexdigest()
     return EnvironmentIdentity(digest, timestamp)
 
 
@@ -105,7 +108,8 @@ def add_environment_config(traj: Any, identity: EnvironmentIdentity,
         traj.f_add_config(base + name, storable(value), comment=comment).f_lock()
 
     add("name", identity.name, "Name of the environment")
-    add("hexsha", identity.hexsha, "SHA-1 of trajectory name, creation time and distenv version")
+    add("hexsha", identity.hexsha, "SHA-1 of the git commit (git integration), else of "
+        "trajectory name, creation time and distenv version")
     add("timestamp", identity.timestamp, "Creation time of the environment (seconds since epoch)")
     add("time", identity.time, "Creation time of the environment")
     add("trajectory.name", traj.v_name, "Name of the trajectory")

@@ -109,6 +109,8 @@ class LoggingSpec:
     log_stdout: Any = False
     log_multiproc: bool = True
     config: str | None = None
+    #: ``[config]``/``[parameters]`` items of the ``config`` file (``ConfigItem`` objects).
+    config_items: tuple = ()
 
 
 @dataclass(frozen=True)

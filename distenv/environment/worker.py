@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from distenv.constants import RUN_COMPLETED, RUN_FAILED, RUN_STATUS_NAMES
+from distenv.environment import logging_hook
 
 HOST = socket.gethostname()
 
@@ -112,6 +113,8 @@ def execute_run(traj: Any, spec: RunSpec) -> RunOutcome:
     (True, 42)
     """
     traj._set_run(spec.run_index)
+    if logging_hook.PER_RUN_HANDLERS:  # $run/$set log files follow the run (issue 6)
+        logging_hook.run_started(traj)
     start = time.time()
     try:
         value = spec.job(traj, *spec.args, **spec.kwargs)
