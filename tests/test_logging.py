@@ -77,6 +77,17 @@ def test_default_logging_prints_to_the_console(capsys):
     assert "console WARNING  seen on the console" in capsys.readouterr().err
 
 
+def test_the_console_handler_follows_a_replaced_stderr(monkeypatch):
+    import io
+    env = make_env()
+    replaced = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", replaced)
+    logging.getLogger("console").warning("to the new stderr")
+    monkeypatch.undo()
+    env.disable_logging()
+    assert "console WARNING  to the new stderr" in replaced.getvalue()
+
+
 def test_log_folder_logger_names_and_levels():
     env = make_env(log_folder="my/logs", logger_names=("mine", "other"),
                    log_levels=(logging.DEBUG, logging.ERROR))

@@ -60,8 +60,12 @@ class Environment:
         ``automatic_storing`` and the file already holds a trajectory of that name (and
         ``overwrite_file`` is not set).
     NotImplementedError
-        A valid value whose machinery a later issue builds (multiprocessing, resume, logging
-        configuration, git, Sumatra); the message names the keyword.
+        A valid value whose machinery is not built yet (the cluster backends); the message
+        names the keyword.
+    GitDiffError
+        ``git_fail=True`` and tracked files of ``git_repository`` changed.
+    MissingDependencyError
+        ``git_repository`` without GitPython, ``sumatra_project`` without Sumatra.
 
     Example
     -------

@@ -43,8 +43,8 @@ class StreamRef:
     name: str
 
     def resolve(self) -> Any:
-        from distenv.environment.logging_streams import original_stream
-        return original_stream(self.name)
+        from distenv.environment.logging_streams import ConsoleStream
+        return ConsoleStream(self.name)
 
 
 # -- the default configuration -------------------------------------------------------------------
@@ -83,7 +83,8 @@ def default_config(log_folder: str | None = None, logger_names: Sequence[str] = 
         return {name: {"level": logging.getLevelName(level), "handlers": sorted(handlers)}
                 for name, level in zip(names, levels)}
 
-    handlers = {"stream": {"class": "logging.StreamHandler", "formatter": "stream"},
+    handlers = {"stream": {"class": "logging.StreamHandler", "formatter": "stream",
+                           "stream": "ext://distenv.environment.logging_streams.CONSOLE"},
                 "file_main": file_handler("LOG.txt"),
                 "file_error": file_handler("ERROR.txt", logging.ERROR)}
     config: dict[str, Any] = {
@@ -260,6 +261,8 @@ def ini_handler(handler_class: str, args: Any = (), kwargs: Any = None) -> loggi
         filename = args[0] if args else kwargs.get("filename")
         if isinstance(filename, (str, os.PathLike)):
             make_parent_folder(filename)
+    elif issubclass(cls, logging.StreamHandler) and not args and "stream" not in kwargs:
+        args = (StreamRef("stderr").resolve(),)  # the console, as StreamHandler() would
     return cls(*args, **kwargs)
 
 

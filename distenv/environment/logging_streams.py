@@ -99,6 +99,39 @@ class StreamToLogger:
             local.inside = False
 
 
+class ConsoleStream:
+    """``sys.stdout``/``sys.stderr`` as they are when written to, without a
+    :class:`StreamToLogger` in front.
+
+    Console handlers of distenv's configurations write here, so they follow a stream that is
+    replaced later (a test's captured output, an executor's fresh stream in a forked worker)
+    and never feed print output back into the logs.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def write(self, text: str) -> Any:
+        return original_stream(self.name).write(text)
+
+    def flush(self) -> None:
+        stream = original_stream(self.name)
+        if hasattr(stream, "flush"):
+            stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "name":
+            raise AttributeError(name)
+        return getattr(original_stream(self.name), name)
+
+    def __repr__(self) -> str:
+        return "<ConsoleStream sys.%s>" % self.name
+
+
+#: The console stream (stderr) of default configurations (``ext://`` reachable).
+CONSOLE = ConsoleStream("stderr")
+
+
 def original_stream(name: str) -> Any:
     """``sys.stdout``/``sys.stderr`` without any :class:`StreamToLogger` in front."""
     stream = getattr(sys, name)
