@@ -29,7 +29,7 @@ from helpers import kill_writer
 pytestmark = pytest.mark.kill
 
 WRITER = Path(kill_writer.__file__)
-RUNS = 1500            # more than the killed writers can finish: the last one completes it
+RUNS = 5000            # more than the killed writers can finish: the last one completes it
 KILLS = 30
 
 
