@@ -9,7 +9,8 @@ import pytest
 import scipy.sparse as sparse
 
 from distenv import (ArrayParameter, Parameter, PickleParameter, SparseParameter, Trajectory)
-from distenv.errors import ExplorationError, ParameterLockedError, UnsupportedTypeError
+from distenv.errors import (DistenvError, ExplorationError, ParameterLockedError,
+                            UnsupportedTypeError)
 
 SUPPORTED = {
     "int": 7,
@@ -212,7 +213,7 @@ def test_parameters_cannot_be_added_during_a_run():
     traj.f_explore({"p": [1, 2]})
     traj._set_run(0)
     try:
-        with pytest.raises(Exception, match="derived parameter"):
+        with pytest.raises(DistenvError, match="derived parameter"):
             traj.f_add_parameter("new", 1)
     finally:
         traj._leave_run()
