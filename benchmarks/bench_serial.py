@@ -154,7 +154,8 @@ def main() -> None:
 
     if not args.no_pypet:
         from pypet_common import run_pypet
-        pypet = run_pypet(["--runs", str(args.pypet_runs), "--mode", "serial", "--job", "trivial",
+        pypet = run_pypet(["pypet_sweep.py", "--runs", str(args.pypet_runs), "--mode", "serial",
+                           "--job", "trivial",
                            "--time-limit", str(args.pypet_time_limit)],
                           timeout=args.pypet_time_limit + 600)
         figures["pypet"] = pypet
