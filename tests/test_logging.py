@@ -103,6 +103,15 @@ def test_log_folder_logger_names_and_levels():
     assert logging.getLogger("mine").level == logging.NOTSET
 
 
+def test_a_custom_numeric_level():
+    env = make_env(logger_names="custom", log_levels=15)
+    logging.getLogger("custom").log(15, "level fifteen")
+    logging.getLogger("custom").debug("below it")
+    env.disable_logging()
+    log = (env_folder(env) / "LOG.txt").read_text()
+    assert "level fifteen" in log and "below it" not in log
+
+
 def test_log_config_none_configures_nothing():
     root = logging.getLogger()
     before = list(root.handlers)

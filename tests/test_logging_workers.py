@@ -138,6 +138,16 @@ def test_log_multiproc_false_logs_nothing_in_workers():
     assert not any(proc in path.name for path in folder_of(env).iterdir())
 
 
+def test_log_config_none_with_log_stdout_still_replaces_the_workers_streams():
+    env = make_env(log_config=None, log_stdout=True)
+    spec = env.worker_logging
+    assert spec.config is None and not spec.replaces_inherited
+    messages, _ = in_child(log_in_worker, spec, "streams only")
+    env.disable_logging()
+    assert messages[0] == ("ok", [], "StreamToLogger")
+    assert not Path("logs").exists()
+
+
 def test_without_multiproc_settings_a_forked_worker_keeps_the_inherited_handlers():
     config = {"version": 1,
               "formatters": {"plain": {"format": "%(process)d:%(message)s"}},

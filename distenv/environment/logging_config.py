@@ -74,13 +74,13 @@ def default_config(log_folder: str | None = None, logger_names: Sequence[str] = 
         handler = {"class": "logging.FileHandler", "formatter": "file",
                    "filename": os.path.join(folder, name)}
         if level is not None:
-            handler["level"] = logging.getLevelName(level)
+            handler["level"] = level
         if delay:
             handler["delay"] = True
         return handler
 
     def loggers(handlers: dict) -> dict:
-        return {name: {"level": logging.getLevelName(level), "handlers": sorted(handlers)}
+        return {name: {"level": level, "handlers": sorted(handlers)}
                 for name, level in zip(names, levels)}
 
     handlers = {"stream": {"class": "logging.StreamHandler", "formatter": "stream",

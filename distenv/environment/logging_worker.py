@@ -42,7 +42,9 @@ class WorkerLoggingSpec:
     environment_name, trajectory_name:
         For the wildcards ``$env`` and ``$traj``.
     config:
-        The dict configuration to apply in workers, ``None`` to log nothing there.
+        The dict configuration to apply in workers; ``None``: no handlers from distenv
+        (``log_config=None``), or nothing logged at all when ``replaces_inherited`` too
+        (``log_multiproc=False``).
     replaces_inherited:
         Remove handlers inherited from the parent first (``multiproc_`` settings, or
         ``log_multiproc=False``).
@@ -70,7 +72,7 @@ def configure_worker_logging(spec: WorkerLoggingSpec | None) -> Any:
     ConfigurationError
         The configuration cannot be applied in this process.
     """
-    from distenv.environment.logging_apply import apply_config, process_wildcards
+    from distenv.environment.logging_apply import AppliedConfig, apply_config, process_wildcards
     from distenv.environment.logging_setup import LoggingSetup, active_setup
     from distenv.environment.logging_streams import Redirection
 
@@ -87,16 +89,22 @@ def configure_worker_logging(spec: WorkerLoggingSpec | None) -> Any:
             kept = inherited.applied
             inherited.applied = None
             inherited.stop()
-    if spec.config is None:
-        logging.getLogger().addHandler(logging.NullHandler())
-        applied = None
-    elif kept is not None:
+    silent = spec.config is None and spec.replaces_inherited  # log_multiproc=False
+    if kept is not None:
         applied = kept
+    elif spec.config is None:
+        applied = None
     else:
         applied = apply_config(spec.config, process_wildcards(spec.environment_name,
                                                               spec.trajectory_name))
-    setup = LoggingSetup(applied, Redirection(spec.stdout, spec.stderr) if spec.config
-                         is not None else None, None)
+    if silent:  # no handler is inherited, and no "lastResort" output either
+        applied = AppliedConfig()
+        root, quiet = logging.getLogger(), logging.NullHandler()
+        applied.loggers.append((root, root.level, root.propagate, root.disabled, [quiet], []))
+        applied.handlers.append(quiet)
+        root.addHandler(quiet)
+    setup = LoggingSetup(applied, None if silent else Redirection(spec.stdout, spec.stderr),
+                         None)
     setup.make_active()
     return setup
 
