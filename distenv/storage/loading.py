@@ -101,6 +101,8 @@ def _load_once(service: Any, traj: Any, path: Path, name: str | None, index: int
                     _load_leaf(traj, group, leaf_group, level, service.ctx)
         explored = [str(full) for full in getattr(attrs, "EXPLORED", [])]
         traj._explored = {full: traj._nodes[full] for full in explored if full in traj._nodes}
+        traj._stored_range_lengths = {full: len(parameter._explored_range or ())
+                                      for full, parameter in traj._explored.items()}
         traj._length = int(getattr(attrs, "LENGTH", 1))
         if layout.RUN_NAMES in group:
             _use_stored_run_names(traj, group._f_get_child(layout.RUN_NAMES).read())

@@ -138,9 +138,19 @@ class HDF5StorageService:
                                   self.ack_runs, self.ack_seconds, self.fsync, env_hash)
 
     def store_trajectory(self, traj: Any, only_init: bool = False) -> None:
-        """Store what is new in ``traj`` and compact its journal into the main file."""
-        leaves = [] if only_init else [leaf for leaf in traj.f_iter_leaves()
-                                       if not leaf._stored or leaf._full_name in traj._explored]
+        """Store what is new in ``traj`` and compact its journal into the main file.
+
+        Only nodes in memory are looked at (per-run data held in columns is stored already),
+        and an explored parameter is written again only when its range grew (``f_expand``).
+        """
+        if only_init:
+            leaves = []
+        else:
+            stored_lengths = traj._stored_range_lengths
+            leaves = [node for node in list(traj._nodes.values()) if node.v_is_leaf and (
+                not node._stored or (node._full_name in traj._explored and
+                                     stored_lengths.get(node._full_name) !=
+                                     len(node._explored_range)))]
         self._store(traj, leaves, only_init)
 
     def store_leaves(self, traj: Any, leaves: Iterable) -> None:
@@ -179,6 +189,8 @@ class HDF5StorageService:
         for leaf in leaves:
             leaf._stored = True
         traj._stored = True
+        traj._stored_range_lengths = {name: len(parameter._explored_range)
+                                      for name, parameter in traj._explored.items()}
         if done or not traj._run_columns:
             self._attach_columns(traj, path)
 

@@ -92,6 +92,8 @@ class Trajectory(NaturalNamingMixin, GroupNode):
         self._with_links = True
         self._lazy_adding = False
         self._explored: dict[str, Parameter] = {}
+        #: Length of each explored range when it was last stored (ranges only ever grow).
+        self._stored_range_lengths: dict[str, int] = {}
         self._length = 1
         self._run_table = RunTable(1)
         self._run_columns: dict[str, RunColumn] = {}
