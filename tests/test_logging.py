@@ -160,12 +160,20 @@ def test_log_stdout_with_logger_name_and_level():
     assert "MyOutput WARNING  a warning-level print" in log
 
 
-def test_carriage_returns_keep_the_last_state_of_a_line():
+def test_carriage_returns_keep_the_last_state_of_a_line(capsys):
     env = make_env(log_stdout=True)
-    sys.stdout.write("10%\r50%\r100%\n")
+    sys.stdout.write("10%\r50%")
+    sys.stdout.write("\r100%\n")
+    sys.stdout.write("windows line end\r\n")
+    sys.stderr.write("\rbar 10%")
+    sys.stderr.write("\rbar 100%\n")  # a progress bar on stderr: shown, not recorded
+    sys.stderr.write("a real error\n")
     env.disable_logging()
     log = (env_folder(env) / "LOG.txt").read_text()
-    assert "STDOUT INFO     100%" in log and "10%" not in log and "50%" not in log
+    assert "STDOUT INFO     100%\n" in log and "10%" not in log and "50%" not in log
+    assert "STDOUT INFO     windows line end\n" in log
+    assert "bar" not in log and "STDERR ERROR    a real error" in log
+    assert "bar 100%" in capsys.readouterr().err
 
 
 def test_a_handler_writing_to_the_replaced_stream_does_not_loop(capsys):

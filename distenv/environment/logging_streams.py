@@ -4,8 +4,9 @@
 line written to it becomes a log record of its logger; the text also goes unchanged to the
 stream it replaced, so the console shows the output as before. The records carry the attribute
 ``distenv_stream`` and :class:`NotFromStreams` keeps them off console handlers, so a line is
-never shown twice. A carriage return starts the line anew (a progress bar's updates end up as
-its final state, not as hundreds of fragments). Writes made while a record is being handled
+never shown twice. A carriage return starts the line anew: a line rewritten that way is
+logged in its final state from stdout and not at all from stderr (where it is a progress bar
+such as tqdm's, which distenv reports through its own logger). Writes made while a record is being handled
 (a handler or ``logging`` itself printing to the stream) are only passed through, so nothing
 loops.
 """
@@ -60,10 +61,15 @@ class StreamToLogger:
         if getattr(local, "inside", False) or not text:
             return len(text)
         buffer = getattr(local, "buffer", "") + text
+        rewritten = getattr(local, "rewritten", False)
         *lines, rest = buffer.split("\n")
-        local.buffer = rest.rsplit("\r", 1)[-1] if "\r" in rest else rest
         for line in lines:
-            self._log(line.rsplit("\r", 1)[-1] if "\r" in line else line)
+            line, again = _last_state(line)
+            if not ((rewritten or again) and self.name == "stderr"):
+                self._log(line.rstrip("\r"))
+            rewritten = False
+        local.buffer, again = _last_state(rest)
+        local.rewritten = rewritten or again
         return len(text)
 
     def writelines(self, lines: Any) -> None:
@@ -79,9 +85,10 @@ class StreamToLogger:
     def finish(self) -> None:
         """Log what is left of an unfinished line (of this thread)."""
         rest = getattr(self._local, "buffer", "")
-        self._local.buffer = ""
-        if rest:
-            self._log(rest)
+        rewritten = getattr(self._local, "rewritten", False)
+        self._local.buffer, self._local.rewritten = "", False
+        if rest and not (rewritten and self.name == "stderr"):
+            self._log(rest.rstrip("\r"))
 
     def __getattr__(self, name: str) -> Any:
         if name in ("original", "_local"):
@@ -130,6 +137,15 @@ class ConsoleStream:
 
 #: The console stream (stderr) of default configurations (``ext://`` reachable).
 CONSOLE = ConsoleStream("stderr")
+
+
+def _last_state(segment: str) -> tuple[str, bool]:
+    """What a terminal shows of ``segment`` (text after the last carriage return; a final one is
+    kept, it may start a Windows line end) and whether it was rewritten."""
+    body = segment[:-1] if segment.endswith("\r") else segment
+    if "\r" not in body:
+        return segment, False
+    return body.rsplit("\r", 1)[-1] + segment[len(body):], True
 
 
 def original_stream(name: str) -> Any:
