@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
@@ -15,7 +16,8 @@ from distenv import Environment
 from distenv.environment import logging_hook
 from distenv.environment.logging_setup import active_setup
 from distenv.environment.logging_worker import WorkerLoggingSpec, configure_worker_logging
-from tests.helpers.logging_children import log_in_worker, runs_in_worker
+from distenv.executors import create_executor
+from tests.helpers.logging_children import log_in_worker, run_one, runs_in_worker
 
 pytestmark = pytest.mark.timeout(120)
 CHILD_TIMEOUT = 60
@@ -178,3 +180,22 @@ def test_configure_worker_logging_with_none_does_nothing():
     before = list(root.handlers)
     assert configure_worker_logging(None) is None
     assert root.handlers == before
+
+
+@pytest.mark.parametrize("backend", ["pool", "process"])
+def test_real_local_executors_with_configure_worker_logging_as_initializer(backend):
+    env = make_env(log_stdout=True)
+    spec = env.worker_logging
+    with create_executor(backend, ncores=2, initializer=configure_worker_logging,
+                         initargs=(spec,)) as executor:
+        values = list(executor.map(functools.partial(run_one, env.trajectory), range(4)))
+    env.disable_logging()
+    assert values == [0, 1, 2, 3]
+    folder = folder_of(env)
+    worker_logs = [path for path in folder.iterdir()
+                   if path.name.endswith("_LOG.txt") and path.name != "LOG.txt"]
+    text = "".join(path.read_text() for path in worker_logs)
+    for index in range(4):
+        assert "job INFO     inside run %d" % index in text
+        assert "STDOUT INFO     print of run %d" % index in text
+    assert "inside run" not in (folder / "LOG.txt").read_text()

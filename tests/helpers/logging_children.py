@@ -46,3 +46,8 @@ def runs_in_worker(spec, traj, indices, result_queue):
     except BaseException as exc:
         result_queue.put(("error", repr(exc)))
         raise
+
+
+def run_one(traj, index):
+    """An executor task: make run ``index`` of ``traj`` (configured by the initializer)."""
+    return execute_run(traj, RunSpec(index, logging_job)).value
