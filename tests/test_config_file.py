@@ -193,6 +193,18 @@ def test_the_seed_config_file_with_a_direct_keyword_winning():
     assert list(loaded.f_get("parameters.test.x").f_get_range()) == [1, 2, 3]
 
 
+@pytest.mark.timeout(120)
+def test_the_seed_config_file_as_it_is_runs_in_a_pool_of_two():
+    env = Environment(config=write(SEED_INI))
+    assert env.options.executor.backend == "pool" and env.options.executor.ncores == 2
+    traj = env.trajectory
+    traj.f_explore({"parameters.test.x": [1, 2, 3, 4]})
+    assert [value for _, value in env.run(job)] == [43, 86, 129, 172]
+    env.disable_logging()
+    loaded = load_trajectory(traj.v_name, filename="test_overwrite")
+    assert list(loaded.results_frame()["status"]) == ["completed"] * 4
+
+
 def test_workers_get_the_files_multiproc_sections():
     env = Environment(config=write(SEED_INI), multiproc=False)
     spec = env.worker_logging
