@@ -326,6 +326,7 @@ class Environment:
             raise ConfigurationError("this Environment was made with do_single_runs=False, so it "
                                      "makes no runs; create it with do_single_runs=True")
         traj, loop = self._traj, self._loop
+        loop.worker_logging = self.worker_logging  # workers set up logging like this process
         iterators = _iterators(job) if mapped else None
         if resumed is not None:
             keeper, results, batch = resumed.keeper, list(resumed.results), resumed.batch
@@ -348,7 +349,8 @@ class Environment:
                 function = job.function if keeper is None else keeper.recording(job.function)
                 results.extend(loop.execute(loop.specs(batch.indices, function, batch.args,
                                                        batch.kwargs), len(batch.indices)))
-                results.sort(key=lambda pair: pair[0])
+                if not self._options.executor.immediate_postproc:  # else: in finish order
+                    results.sort(key=lambda pair: pair[0])
             post = self._postprocessing
             if post is None:
                 break

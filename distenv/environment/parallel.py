@@ -14,6 +14,7 @@ are killed (their runs stay pending for resume), everything acknowledged stays s
 from __future__ import annotations
 
 import contextlib
+import gc
 import pickle
 import signal
 import threading
@@ -62,11 +63,16 @@ def executor_options(spec: Any) -> dict:
     return options
 
 
-def make_executor(spec: Any) -> Any:
+def make_executor(spec: Any, worker_logging: Any = None) -> Any:
+    """The executor of an ``ExecutorSpec``; its workers set up logging first (issue 6)."""
     from distenv.executors import create_executor
     if not isinstance(spec.backend, str):
         return spec.backend  # an Executor object given as executor=
-    return create_executor(spec.backend, **executor_options(spec))
+    options = executor_options(spec)
+    if worker_logging is not None and spec.backend != "serial":
+        from distenv.environment.logging_worker import configure_worker_logging
+        options.update(initializer=configure_worker_logging, initargs=(worker_logging,))
+    return create_executor(spec.backend, **options)
 
 
 class GracefulExit:
@@ -101,11 +107,13 @@ class GracefulExit:
 
 
 def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, mode_spec: Any,
-                      service: Any, env_hash: str, storing: bool) -> Iterator[RunOutcome]:
+                      service: Any, env_hash: str, storing: bool,
+                      worker_logging: Any = None) -> Iterator[RunOutcome]:
     """Make ``specs`` with the executor and storage mode of the specs; yield their outcomes."""
     specs = list(specs)
     mode = create_mode(mode_spec) if storing else LocalMode(mode_spec)
-    executor = make_executor(executor_spec)
+    executor = make_executor(executor_spec, worker_logging)
+    mode.ack_each_run = executor_spec.backend == "process" or executor_spec.timeout is not None
     worker_side = mode.start(traj, service, env_hash, getattr(executor, "ncores", 1) or 1)
     first = specs[0] if specs else None
     shared = first is not None and all(spec.job is first.job and spec.args is first.args and
@@ -119,12 +127,13 @@ def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, m
         arguments = [(spec.run_index, spec.job, spec.args, dict(spec.kwargs)) for spec in specs]
     finished = False
     stopper = getattr(executor, "stop_submitting", lambda: None)
+    gc_interval = mode_spec.gc_interval if isinstance(mode, LocalMode) else None
     try:
         with GracefulExit(executor_spec.graceful_exit, stopper) as graceful:
             tasks = executor.imap_outcomes(function, arguments,
                                            task_ids=[spec.run_index for spec in specs],
                                            ordered=not executor_spec.immediate_postproc)
-            for task in tasks:
+            for count, task in enumerate(tasks, 1):
                 if hasattr(mode, "check"):
                     mode.check()
                 if task.error is None:
@@ -133,6 +142,8 @@ def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, m
                     continue  # never started: graceful exit
                 else:
                     yield _failed_outcome(task.task_id, task.error)
+                if gc_interval and count % gc_interval == 0:
+                    gc.collect()  # LOCAL: the main process stored the run
             finished = True
         graceful.raise_if_interrupted()
     finally:

@@ -28,18 +28,29 @@ from distenv.errors import RunFailedError, WorkerDiedError
 logger = logging.getLogger("distenv")
 
 
-def serial_outcomes(traj: Any, specs: Iterable[RunSpec],
-                    graceful_exit: bool = False) -> Iterator[RunOutcome]:
+def serial_outcomes(traj: Any, specs: Iterable[RunSpec], graceful_exit: bool = False,
+                    timeout: float | None = None) -> Iterator[RunOutcome]:
     """Make the runs one by one in this process (lazily: a stopped loop starts no more).
 
     With ``graceful_exit`` the first SIGINT lets the current run finish; no other starts.
+    A run over ``timeout`` seconds is interrupted (the serial executor's alarm) and failed.
     """
     with GracefulExit(graceful_exit, lambda: None) as graceful:
         for spec in specs:
             if graceful.interrupted:
                 break
-            yield execute_run(traj, spec)
+            yield execute_run(traj, spec) if timeout is None else \
+                _serial_run_with_timeout(traj, spec, timeout)
     graceful.raise_if_interrupted()
+
+
+def _serial_run_with_timeout(traj: Any, spec: RunSpec, timeout: float) -> RunOutcome:
+    from distenv.environment.parallel import _failed_outcome
+    from distenv.executors.serial import SerialExecutor
+    future = SerialExecutor(timeout=timeout).submit_task(execute_run, (traj, spec),
+                                                         task_id=spec.run_index)
+    error = future.exception()
+    return future.result() if error is None else _failed_outcome(spec.run_index, error)
 
 
 class RunLoop:
@@ -68,6 +79,8 @@ class RunLoop:
         self.progress = progress
         self.executor = executor or ExecutorSpec()
         self.storage_mode = storage_mode or StorageModeSpec()
+        #: Picklable logging set-up for worker processes (the Environment sets it; issue 6).
+        self.worker_logging: Any = None
 
     def pending(self) -> list[int]:
         """Run indices not completed yet (new, failed before, or interrupted)."""
@@ -85,12 +98,13 @@ class RunLoop:
         """Make ``total`` runs from ``specs`` with the configured executor; see :meth:`drive`."""
         spec = self.executor
         if spec.backend == "serial":
-            return self.drive(serial_outcomes(self.traj, specs, spec.graceful_exit), total)
+            return self.drive(serial_outcomes(self.traj, specs, spec.graceful_exit,
+                                              spec.timeout), total)
         from distenv.environment.parallel import parallel_outcomes
         storing = self.settings.automatic_storing
         service = self.traj.v_storage_service if storing else None
         outcomes = parallel_outcomes(self.traj, list(specs), spec, self.storage_mode, service,
-                                     self.env_hash, storing)
+                                     self.env_hash, storing, self.worker_logging)
         return self.drive(outcomes, total, finish_order=spec.immediate_postproc)
 
     def drive(self, outcomes: Iterable[RunOutcome], total: int,
@@ -141,11 +155,31 @@ class RunLoop:
             if journal is not None:
                 journal.close()
                 traj.f_store()
+        if journal is not None:
+            results = self._acknowledged(results)
         if failure is not None:
             raise self._failed(failure, len(results)) from failure.exception
         if not finish_order:
             results.sort(key=lambda pair: pair[0])
         return results
+
+    def _acknowledged(self, results: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+        """``results`` without runs the file does not hold as completed.
+
+        A worker that journals its own runs (LOCK, NONE) acknowledges them in batches; when
+        distenv kills it (another run failed, CTRL+C without ``graceful_exit``, a worker died)
+        the runs it had not acknowledged are lost with it. They are pending again.
+        """
+        completed = self.traj._run_table.completed()
+        lost = [index for index, _ in results if not completed[index]]
+        if not lost:
+            return results
+        logger.warning("%d run(s) of trajectory %r finished in worker processes that were "
+                       "stopped before acknowledging them (%s); they are pending again and "
+                       "env.run makes them", len(lost), self.traj.v_name,
+                       ", ".join(map(str, lost[:10])) + (", ..." if len(lost) > 10 else ""))
+        dropped = set(lost)
+        return [pair for pair in results if pair[0] not in dropped]
 
     def _record(self, outcome: RunOutcome, journal: Any) -> None:
         traj = self.traj
