@@ -29,6 +29,9 @@ class StorageMode:
     """Base of the modes: the spec it was made from and the two-sided protocol."""
 
     name = "?"
+    #: Set before :meth:`start` when the executor kills workers routinely (a process per run,
+    #: a ``timeout``): worker-side writers then acknowledge every run before reporting it.
+    ack_each_run = False
 
     def __init__(self, spec: Any):
         self.spec = spec

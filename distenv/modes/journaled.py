@@ -4,10 +4,16 @@ A worker keeps a :class:`~distenv.storage.journal.RunJournal` of its own (shard 
 host and pid, so workers never collide) and acknowledges runs every ``ack_runs`` runs /
 ``ack_seconds`` seconds and when it exits. LOCK additionally serialises shard writes with one
 lock (pypet's LOCK semantics: one process writes at a time).
+
+A worker that distenv kills (a timeout, or the stop after another run failed) takes its
+unacknowledged runs with it, so a worker acknowledges at once whatever it buffered when a run
+fails, and after every run when its executor kills workers routinely (``ack_each_run``: one
+process per run, where it costs nothing, and ``timeout``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.util
 import os
@@ -17,10 +23,12 @@ from distenv.modes.base import StorageMode, WorkerSide, without_leaves
 
 
 class _OwnJournal(WorkerSide):
-    def __init__(self, service: Any, env_hash: str, lock: Any = None):
+    def __init__(self, service: Any, env_hash: str, lock: Any = None,
+                 ack_each_run: bool = False):
         self.service = service
         self.env_hash = env_hash
         self.lock = lock
+        self.ack_each_run = ack_each_run
         self._journal = None
         self._pid = None
 
@@ -42,13 +50,12 @@ class _OwnJournal(WorkerSide):
 
     def handle(self, traj: Any, outcome: Any) -> Any:
         journal = self._journal_of_this_process(traj)
-        if self.lock is not None:
-            with self.lock:
-                journal.store_run(traj, outcome.run_index, outcome.leaves, outcome.status,
-                                  outcome.start, outcome.finish, outcome.error)
-        else:
+        acknowledge = self.ack_each_run or outcome.failed  # the sweep stops: workers die
+        with self.lock if self.lock is not None else contextlib.nullcontext():
             journal.store_run(traj, outcome.run_index, outcome.leaves, outcome.status,
                               outcome.start, outcome.finish, outcome.error)
+            if acknowledge:
+                journal.flush()
         return without_leaves(outcome)
 
 
@@ -58,7 +65,7 @@ class NoneMode(StorageMode):
     name = "NONE"
 
     def start(self, traj: Any, service: Any, env_hash: str, ncores: int) -> WorkerSide:
-        return _OwnJournal(service, env_hash)
+        return _OwnJournal(service, env_hash, ack_each_run=self.ack_each_run)
 
 
 class LockMode(StorageMode):
@@ -67,4 +74,5 @@ class LockMode(StorageMode):
     name = "LOCK"
 
     def start(self, traj: Any, service: Any, env_hash: str, ncores: int) -> WorkerSide:
-        return _OwnJournal(service, env_hash, multiprocessing.get_context("fork").Lock())
+        return _OwnJournal(service, env_hash, multiprocessing.get_context("fork").Lock(),
+                           ack_each_run=self.ack_each_run)
