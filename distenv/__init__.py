@@ -12,7 +12,10 @@ from distenv.trajectory import (ArrayParameter, Parameter, PickleParameter, Pick
                                 SparseParameter, SparseResult, Trajectory, cartesian_product)
 from distenv.version import __version__
 from distenv.environment import Environment  # last: it builds on everything above
+from distenv.environment.manual_run import manual_run
+from distenv.environment.multiproc_context import MultiprocContext
 
-__all__ = ["ArrayParameter", "Environment", "HDF5StorageService", "Parameter", "PickleParameter",
-           "PickleResult", "Result", "SparseParameter", "SparseResult", "Trajectory",
-           "__version__", "cartesian_product", "load_trajectory", "merge_all_in_folder"]
+__all__ = ["ArrayParameter", "Environment", "HDF5StorageService", "MultiprocContext",
+           "Parameter", "PickleParameter", "PickleResult", "Result", "SparseParameter",
+           "SparseResult", "Trajectory", "__version__", "cartesian_product", "load_trajectory",
+           "manual_run", "merge_all_in_folder"]

@@ -305,3 +305,11 @@ def kill_and_resume(folder: Path, attempts, pool: bool) -> None:
 @pytest.mark.timeout(900)
 def test_kill_serial_sweep_and_resume_at_random_moments(tmp_path, attempts):
     kill_and_resume(tmp_path, attempts, pool=False)
+
+
+@pytest.mark.kill
+@pytest.mark.timeout(900)
+def test_kill_pool_sweep_and_resume_at_random_moments(tmp_path, attempts):
+    """The same with a pool of 2 worker processes (``multiproc=True, ncores=2,
+    use_pool=True``, wrap mode LOCK): the whole process group is killed."""
+    kill_and_resume(tmp_path, attempts, pool=True)

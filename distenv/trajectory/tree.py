@@ -171,11 +171,17 @@ class GroupNode:
         parent.f_remove_child(self._name, recursive=recursive)
 
     # -- storage -------------------------------------------------------------------------
-    def f_store_child(self, name: str, recursive: bool = False, max_depth: int | None = None) -> None:
+    def f_store_child(self, name: str, recursive: bool = False, store_data: int = 2,
+                      max_depth: int | None = None) -> None:
+        """Store the child ``name``; ``store_data`` is accepted for pypet (a leaf given to
+        store is always written, replacing a stored copy)."""
         node = self.f_get(name, shortcuts=False)
         self._traj._store_nodes([node], recursive=recursive)
 
-    def f_store(self, recursive: bool = True, max_depth: int | None = None) -> None:
+    def f_store(self, recursive: bool = True, store_data: int = 2,
+                max_depth: int | None = None) -> None:
+        """Store this group's leaves (all below it with ``recursive``); ``store_data`` as in
+        :meth:`f_store_child`."""
         self._traj._store_nodes([self], recursive=recursive)
 
     def f_load_child(self, name: str, recursive: bool = False, load_data: int = 2,
