@@ -350,7 +350,6 @@ class Environment:
                 results.extend(loop.execute(loop.specs(batch.indices, function, batch.args,
                                                        batch.kwargs), len(batch.indices)))
                 if not self._options.executor.immediate_postproc:  # else: in finish order
-                    if not self._options.executor.immediate_postproc:  # else: in finish order
                     results.sort(key=lambda pair: pair[0])
             post = self._postprocessing
             if post is None:
