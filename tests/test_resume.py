@@ -24,6 +24,7 @@ from pathlib import Path
 NAME = "crashy"
 FIRST = 6      # runs before post-processing expands the trajectory
 EXPANDED = 9   # runs after the one expansion
+SCALES = [2, 3, 4, 5, 6, 7, 8, 9, 10]  # run_map's keyword iterable
 
 
 def crash_requested(where: str) -> bool:
@@ -88,8 +89,8 @@ def main() -> None:
     if mode == "sweep":
         env = build(folder, settings)
         if settings.get("map"):
-            results = env.run_map(mapped_job, (i * 100 for i in range(FIRST)),
-                                  scale=iter([2, 3, 4, 5, 6, 7]))
+            results = env.run_map(mapped_job, (i * 100 for i in range(EXPANDED)),
+                                  scale=iter(SCALES))
         else:
             results = env.run(job, 7)
     else:
@@ -238,9 +239,18 @@ def test_run_map_arguments_of_each_run_are_snapshotted(tmp_path):
     into the snapshot, so the resumed runs get exactly theirs."""
     results = crash_and_resume(tmp_path, "run:3", {"map": True})
     _, z = check_files(tmp_path, FIRST)
-    scales = [2, 3, 4, 5, 6, 7]
-    assert z == {index: (index + index * 100) * scales[index] for index in range(FIRST)}
-    assert results == [(index, index * 100 * scales[index]) for index in range(FIRST)]
+    assert z == {index: (index + index * 100) * SCALES[index] for index in range(FIRST)}
+    assert results == [(index, index * 100 * SCALES[index]) for index in range(FIRST)]
+
+
+def test_run_map_with_an_expansion_resumes_the_second_round_with_its_arguments(tmp_path):
+    """The generators of the crashed process are gone; round 1's arguments come from its
+    snapshot, taken when the round started."""
+    results = crash_and_resume(tmp_path, "run:7", {"map": True, "post": True})
+    _, z = check_files(tmp_path, EXPANDED)
+    assert z == {index: (index + index * 100) * SCALES[index] for index in range(EXPANDED)}
+    assert results == [(index, index * 100 * SCALES[index]) for index in range(EXPANDED)]
+    assert postproc_calls(tmp_path) == [6, 9]
 
 
 def test_return_values_of_acknowledged_runs_come_back_even_without_their_log(tmp_path):
