@@ -120,7 +120,8 @@ def main(quick: bool = False) -> dict:
     load_after = os.getloadavg()[0]
     speedup = serial_seconds / pool_cpu_seconds
     print(f"CPU tasks: {n_cpu} x ~{CPU_SECONDS * 1e3:.0f} ms")
-    print(f"  serial: {serial_seconds:.3f} s, pool (2 processes): {pool_cpu_seconds:.3f} s")
+    print(f"  serial: {serial_seconds:.3f} s ({serial_seconds / n_cpu * 1e3:.1f} ms per task), "
+          f"pool (2 processes): {pool_cpu_seconds:.3f} s")
     print(f"  speed-up: {speedup:.2f} (target >= 1.9); CPU seconds: serial "
           f"{serial_cpu_used:.2f}, pool {pool_cpu_used:.2f} (a speed-up needs idle cores)")
     print(f"1-minute load average: {load_before:.1f} before, {load_after:.1f} after "
