@@ -361,20 +361,38 @@ def test_snapshot_files_are_written_atomically(tmp_path):
     assert Path(rounds[0].filename).is_absolute()
 
 
-def test_a_torn_value_record_is_ignored(tmp_path):
+def test_a_torn_value_record_is_skipped_and_later_records_are_read(tmp_path):
+    """Processes share a value log (forked workers inherit it); one killed while appending
+    leaves a torn record in the middle: it is skipped, the records after it count."""
     log = snapshot.ValueLog(tmp_path)
     log.append(0, "zero")
     log.append(1, {"one": 1})
-    log.close()
     (path,) = tmp_path.glob("values-*.log")
-    data = path.read_bytes()
-    second = snapshot.ValueLog(tmp_path)
-    second.append(2, [2] * 100)
-    second.close()
-    newest = sorted(tmp_path.glob("values-*.log"))[-1]
-    newest.write_bytes(newest.read_bytes()[:-5])  # killed while appending
-    path.write_bytes(data)
-    assert snapshot.read_values(tmp_path) == {0: "zero", 1: {"one": 1}}
+    whole = path.read_bytes()
+    log.append(2, [2] * 1000)
+    torn = path.read_bytes()[len(whole):-7]
+    path.write_bytes(whole + torn)  # record 2 lost its end: its writer was killed
+    log.close()
+    log = snapshot.ValueLog(tmp_path)
+    with open(path, "ab") as handle:  # another process appends to the same file
+        handle.write(snapshot._encode(3, 3.5))
+    assert snapshot.read_values(tmp_path) == {0: "zero", 1: {"one": 1}, 3: 3.5}
+    log.append(1, "newer")  # a newer file: its records win
+    log.close()
+    assert snapshot.read_values(tmp_path)[1] == "newer"
+
+
+def test_one_value_log_per_sweep_also_with_a_pool_and_a_process_per_run(tmp_path):
+    for number, execution in enumerate([POOL, {"multiproc": True, "ncores": 2,
+                                               "use_pool": False}]):
+        folder = tmp_path / str(number)
+        folder.mkdir()
+        env = build(folder, {"delete_resume": False, "execution": execution})
+        env.run(job, 7)
+        logs = list((folder / "resume" / NAME).glob("values-*.log"))
+        assert len(logs) == 1
+        assert snapshot.read_values(folder / "resume" / NAME) == \
+            {index: index + 7 for index in range(FIRST)}
 
 
 def test_values_that_cannot_be_pickled_are_computed_again(tmp_path, caplog):

@@ -88,9 +88,8 @@ class ResumeKeeper:
     def recording(self, job: Callable[..., Any]) -> RecordingJob:
         """``job`` wrapped to log its return values (one log per process)."""
         if self._recording is None or self._recording.job is not job:
-            if self._recording is not None:
-                self._recording.log.close()
             self._recording = RecordingJob(job, self.directory)
+        self._recording.log.open()  # now, so that forked workers append to this file
         return self._recording
 
     def postprocessed(self, traj: Any, job: Call, postprocessing: Call | None,

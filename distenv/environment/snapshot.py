@@ -47,6 +47,7 @@ DEFAULT_RESUME_FOLDER = "resume"
 SNAPSHOT_FORMAT = 1
 ROUND_PREFIX, ROUND_SUFFIX = "round_", ".dill"
 VALUES_PREFIX, VALUES_SUFFIX = "values-", ".log"
+_MAGIC = b"\xd1DVR"  # starts every value record
 _HEADER = struct.Struct("<QIB")  # payload length, crc32 of the payload, codec (0 pickle, 1 dill)
 _HOST = socket.gethostname().replace("-", "_")
 
@@ -126,6 +127,7 @@ def snapshot_dir(resume_folder: str | os.PathLike | None, trajectory_name: str) 
 
 def clear(directory: Path) -> None:
     """Remove the snapshots and value logs of an earlier sweep (a new sweep starts)."""
+    ValueLog(directory).close()
     if not directory.is_dir():
         return
     for path in directory.iterdir():
@@ -135,6 +137,7 @@ def clear(directory: Path) -> None:
 
 def remove(directory: Path) -> None:
     """Delete a snapshot folder (``delete_resume``) and its parent if that is left empty."""
+    ValueLog(directory).close()
     shutil.rmtree(directory, ignore_errors=True)
     try:
         directory.parent.rmdir()
@@ -203,18 +206,23 @@ def read_rounds(directory: Path) -> list[RoundSnapshot]:
 
 
 # -- return values ------------------------------------------------------------------------------
-class ValueLog:
-    """Appends ``(run_index, value)`` records to this process's log file in ``directory``.
+#: Value-log descriptors of this process by folder. Forked children inherit them and append to
+#: the same file (one ``write`` per record with ``O_APPEND``), so a pool or a process per run
+#: does not leave a file per task; processes started fresh open their own file.
+_OPEN_LOGS: dict[str, int] = {}
 
-    The file is opened on the first record by the process that makes it (a forked worker opens
-    its own), with ``O_APPEND``: each record is one ``write``, in the kernel as soon as it
-    returns -- a ``kill -9`` of the writer cannot lose it.
+
+class ValueLog:
+    """Appends ``(run_index, value)`` records to a log file in ``directory``.
+
+    The file is opened with ``O_APPEND`` once per process (or inherited from the parent at
+    fork); each record is one ``write``, in the kernel as soon as it returns -- a ``kill -9``
+    of the writer cannot lose it. Records start with a marker and carry a CRC, so a record torn
+    by a process killed while writing it is skipped and the records after it are still read.
     """
 
     def __init__(self, directory: str | os.PathLike):
         self.directory = Path(directory)
-        self._fd: int | None = None
-        self._pid = 0
         self._warned = False
 
     def __getstate__(self) -> dict:
@@ -222,6 +230,18 @@ class ValueLog:
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["directory"])
+
+    def open(self) -> int:
+        """The descriptor this process appends to (opened now if needed)."""
+        key = str(self.directory)
+        fd = _OPEN_LOGS.get(key)
+        if fd is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            name = "%s%019d-%s-%d%s" % (VALUES_PREFIX, time.time_ns(), _HOST, os.getpid(),
+                                        VALUES_SUFFIX)
+            fd = _OPEN_LOGS[key] = os.open(str(self.directory / name),
+                                           os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        return fd
 
     def append(self, run_index: int, value: Any) -> None:
         record = _encode(run_index, value)
@@ -232,25 +252,13 @@ class ValueLog:
                                "pickled; a resumed sweep computes such values again",
                                run_index, type(value).__name__)
             return
-        if self._fd is None or self._pid != os.getpid():
-            self.directory.mkdir(parents=True, exist_ok=True)
-            name = "%s%019d-%s-%d%s" % (VALUES_PREFIX, time.time_ns(), _HOST, os.getpid(),
-                                        VALUES_SUFFIX)
-            self._fd = os.open(str(self.directory / name),
-                               os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            self._pid = os.getpid()
-        os.write(self._fd, record)
+        os.write(self.open(), record)
 
     def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd = None
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 -- interpreter shutdown
-            pass
+        """Close this process's log of ``directory`` (the next record opens a new file)."""
+        fd = _OPEN_LOGS.pop(str(self.directory), None)
+        if fd is not None:
+            os.close(fd)
 
 
 def _encode(run_index: int, value: Any) -> bytes | None:
@@ -261,24 +269,28 @@ def _encode(run_index: int, value: Any) -> bytes | None:
             payload, codec = dill.dumps((int(run_index), value), recurse=True), 1
         except Exception:  # noqa: BLE001
             return None
-    return _HEADER.pack(len(payload), zlib.crc32(payload), codec) + payload
+    return _MAGIC + _HEADER.pack(len(payload), zlib.crc32(payload), codec) + payload
 
 
 def _records(path: Path) -> Iterator[tuple[int, Any]]:
     data = path.read_bytes()
-    position = 0
-    while position + _HEADER.size <= len(data):
-        length, crc, codec = _HEADER.unpack_from(data, position)
-        start, end = position + _HEADER.size, position + _HEADER.size + length
-        payload = data[start:end]
-        if end > len(data) or zlib.crc32(payload) != crc or codec not in (0, 1):
-            return  # a torn last record: the writer died while appending it
+    position = data.find(_MAGIC)
+    while position >= 0:
+        start = position + len(_MAGIC) + _HEADER.size
+        if start > len(data):
+            return
+        length, crc, codec = _HEADER.unpack_from(data, position + len(_MAGIC))
+        payload = data[start:start + length]
+        if len(payload) != length or zlib.crc32(payload) != crc or codec not in (0, 1):
+            # torn by a writer killed while appending: skip to the next record
+            position = data.find(_MAGIC, position + 1)
+            continue
         try:
             yield (pickle.loads(payload) if codec == 0 else dill.loads(payload))
         except Exception as exc:  # noqa: BLE001
             logger.warning("a return value in %s cannot be unpickled (%s); that run's value is "
                            "computed again", path, exc)
-        position = end
+        position = data.find(_MAGIC, start + length)
 
 
 def read_values(directory: Path) -> dict[int, Any]:
