@@ -21,6 +21,7 @@ from typing import Sequence
 SUBCOMMANDS: dict[str, str] = {
     "merge": "distenv.cli_merge",
     "info": "distenv.cli_info",
+    "resume": "distenv.cli_resume",
 }
 
 EXIT_ERROR = 1
