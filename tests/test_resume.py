@@ -175,10 +175,16 @@ def stored_indices(path: Path) -> dict[str, list[int]]:
     return found
 
 
-def check_files(folder: Path, total: int | None = None):
-    """Nothing stored twice; every completed run has its value. Returns the trajectory."""
+def check_files(folder: Path, total: int | None = None, failed_before: tuple = ()):
+    """Nothing stored twice; every completed run has its value. Returns the trajectory.
+
+    A run that failed and was made again keeps its failed row in the run table
+    (``failed_before``); the later row wins."""
     path = folder / "sweep.hdf5"
     for where, indices in stored_indices(path).items():
+        if where == "run_table":
+            indices = [index for number, index in enumerate(indices)
+                       if index not in failed_before or index in indices[number + 1:]]
         assert len(indices) == len(set(indices)), "stored twice in %s: %s" % (where, indices)
     traj = load_trajectory(name=NAME, filename=str(path))
     z = traj.f_get_from_runs("z", fast_access=True, use_indices=True)
@@ -186,7 +192,7 @@ def check_files(folder: Path, total: int | None = None):
     assert set(z) == completed
     if total is not None:
         assert len(traj) == total and completed == set(range(total))
-        assert sorted(stored_indices(path)["run_table"]) == list(range(total))
+        assert sorted(set(stored_indices(path)["run_table"])) == list(range(total))
     return traj, z
 
 
@@ -400,3 +406,26 @@ def test_values_that_cannot_be_pickled_are_computed_again(tmp_path, caplog):
     log.append(5, (value for value in range(2)))  # a generator: neither pickle nor dill
     assert "cannot be pickled" in caplog.text
     assert snapshot.read_values(tmp_path) == {}
+
+
+def flaky(traj, folder):
+    """Fails in run 2 until the file ``fixed`` exists."""
+    if traj.v_idx == 2 and not (Path(folder) / "fixed").exists():
+        raise RuntimeError("run 2 is broken")
+    traj.f_add_result("z", expected_z(traj.v_idx))
+    return traj.v_idx
+
+
+def test_a_failed_sweep_resumes_after_the_cause_is_fixed(tmp_path):
+    from distenv.errors import RunFailedError
+    env = build(tmp_path, {})
+    with pytest.raises(RunFailedError, match="run 2 is broken"):
+        env.run(flaky, str(tmp_path))
+    assert (tmp_path / "resume" / NAME).is_dir()  # kept: the sweep did not succeed
+    (tmp_path / "fixed").touch()
+    again = Environment(report_progress=False, log_config=None)
+    assert again.f_continue(NAME, str(tmp_path / "resume")) == \
+        [(index, index) for index in range(FIRST)]
+    traj, z = check_files(tmp_path, FIRST, failed_before=(2,))
+    assert traj.f_get_run_information(2)["status"] == "completed"
+    assert z == {index: expected_z(index) for index in range(FIRST)}
