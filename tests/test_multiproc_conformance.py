@@ -299,11 +299,6 @@ class TestSweepConformance:
         assert_memory_agrees_with_file(env, loaded)
 
     def test_run_table_names_the_process_that_made_each_run(self, case, request):
-        if case.executor != "serial" and case.mode in CENTRAL_MODES:
-            request.applymarker(pytest.mark.xfail(
-                strict=True, reason="core bug: RunJournal.store_run records the pid of the "
-                "journaling process (the main process or the writer), not of the worker that "
-                "made the run; it takes no host/pid argument"))
         env = make_env(case)
         results = env.run(pid_job)
         loaded = load_trajectory("sweep", filename="hdf5/sweep.hdf5")

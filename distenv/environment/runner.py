@@ -185,7 +185,8 @@ class RunLoop:
         traj = self.traj
         if journal is not None and not outcome.stored:
             journal.store_run(traj, outcome.run_index, outcome.leaves, outcome.status,
-                              outcome.start, outcome.finish, outcome.error)
+                              outcome.start, outcome.finish, outcome.error,
+                              host=outcome.host, pid=outcome.pid or None)
         traj._run_table.mark(outcome.run_index, outcome.status, outcome.start, outcome.finish,
                              outcome.host, outcome.pid, self.env_hash, outcome.error)
 

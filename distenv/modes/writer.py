@@ -51,8 +51,8 @@ def _writer_main(receive: Any, aborted: Any, traj: Any, service: Any, env_hash: 
             continue
         if item is None:
             break
-        index, leaves, status, start, finish, error = item
-        journal.store_run(traj, index, leaves, status, start, finish, error)
+        index, leaves, status, start, finish, error, host, pid = item
+        journal.store_run(traj, index, leaves, status, start, finish, error, host=host, pid=pid)
         stores += 1
         if gc_interval and stores % gc_interval == 0:
             gc.collect()
@@ -65,7 +65,7 @@ class _Sender(WorkerSide):
 
     def handle(self, traj: Any, outcome: Any) -> Any:
         self.send((outcome.run_index, outcome.leaves, outcome.status, outcome.start,
-                   outcome.finish, outcome.error))
+                   outcome.finish, outcome.error, outcome.host, outcome.pid))
         return without_leaves(outcome)
 
 

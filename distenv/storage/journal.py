@@ -192,11 +192,13 @@ class RunJournal:
         self.written: list[Path] = []
 
     def store_run(self, traj: Any, index: int, leaves: list, status: int, start: float,
-                  finish: float, error: str = "", run_keys: list | None = None) -> None:
+                  finish: float, error: str = "", run_keys: list | None = None,
+                  host: str | None = None, pid: int | None = None) -> None:
         """Buffer one finished run (its new leaves and its run-table row).
 
         ``run_keys`` (or ``leaves.run_keys`` as ``traj._leave_run()`` returns them) give each
-        leaf's ``(column key, run index)``; without them the names are parsed.
+        leaf's ``(column key, run index)``; without them the names are parsed. ``host`` and
+        ``pid`` name the process that made the run (default: this one).
         """
         batch = self.batch
         keys = run_keys if run_keys is not None else getattr(leaves, "run_keys", None)
@@ -216,8 +218,9 @@ class RunJournal:
         except Exception:
             batch.discard_run(index, static_count)
             raise
-        batch.add_run(index, traj._wildcards.run_name(index), status, start, finish, self.pid,
-                      HOST, self.env_hash, error)
+        batch.add_run(index, traj._wildcards.run_name(index), status, start, finish,
+                      self.pid if pid is None else pid, HOST if host is None else host,
+                      self.env_hash, error)
         if (self.ack_runs is not None and batch.count >= self.ack_runs) or \
                 time.monotonic() - self.last_ack >= self.ack_seconds:
             self.flush()
