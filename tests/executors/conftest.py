@@ -75,7 +75,8 @@ def backend(request) -> str:
 
 @pytest.fixture
 def make_executor(backend, no_leftover_processes):
-    """``make_executor(**options)`` builds the backend's executor; all are terminated at the end."""
+    """``make_executor(**options)`` builds the backend's executor; all are terminated at the
+    end."""
     created = []
 
     def make(**options):
