@@ -22,7 +22,8 @@ class _NullJournal:
     """Accepts finished runs and forgets them."""
 
     def store_run(self, traj: Any, index: int, leaves: list, status: int, start: float,
-                  finish: float, error: str = "") -> None:
+                  finish: float, error: str = "", run_keys: list | None = None,
+                  host: str | None = None, pid: int | None = None) -> None:
         for leaf in leaves:
             leaf._stored = True
 
