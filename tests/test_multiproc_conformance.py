@@ -68,11 +68,6 @@ class Case:
         """Long-lived workers that journal their own runs in batches (pool + LOCK/NONE)."""
         return self.executor == "pool" and self.mode in ("LOCK", "NONE")
 
-    @property
-    def central_writer(self) -> bool:
-        """The main process or one writer process journals the runs."""
-        return self.executor == "serial" or self.mode in CENTRAL_MODES
-
     def __str__(self) -> str:
         return self.executor if self.mode is None else "%s-%s" % (self.executor, self.mode)
 
@@ -298,7 +293,7 @@ class TestSweepConformance:
             assert info["env_hash"] == env.hexsha[:7]
         assert_memory_agrees_with_file(env, loaded)
 
-    def test_run_table_names_the_process_that_made_each_run(self, case, request):
+    def test_run_table_names_the_process_that_made_each_run(self, case):
         env = make_env(case)
         results = env.run(pid_job)
         loaded = load_trajectory("sweep", filename="hdf5/sweep.hdf5")
