@@ -105,10 +105,6 @@ def test_other_parallel_options_out_of_range(keywords, fragments):
     assert_refused(dict(PROCESS, **keywords), ConfigurationError, *fragments)
 
 
-@pytest.mark.xfail(strict=True, raises=NotImplementedError,
-                   reason="keywords.py: an executor name that is not registered is reported "
-                   "as 'needs the cluster backends' (NotImplementedError) instead of a "
-                   "ConfigurationError listing the registered executors")
 def test_unknown_executor_name_lists_the_registered_ones():
     assert_refused({"executor": "threads"}, ConfigurationError, "'threads'", "pool",
                    "process", "serial")

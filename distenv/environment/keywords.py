@@ -183,8 +183,19 @@ def _storage_service(name: str, value: Any) -> Any:
                                "('distenv.HDF5StorageService') or a service object")
 
 
+#: Executor names whose backends later work builds (accepted, then refused as not built yet).
+LATER_EXECUTORS = ("scoop", "dask", "sge", "slurm", "saga")
+
+
 def _executor(name: str, value: Any) -> Any:
-    if isinstance(value, str) or hasattr(value, "submit"):
+    if isinstance(value, str):
+        from distenv.executors import available_executors
+        registered = tuple(available_executors())
+        if value not in registered and value not in LATER_EXECUTORS:
+            raise invalid(name, value, "must be a registered executor (%s; later also %s) or an "
+                          "Executor object" % (", ".join(registered), ", ".join(LATER_EXECUTORS)))
+        return value
+    if hasattr(value, "submit"):
         return value
     raise invalid(name, value, "must be None, an executor name or an Executor object")
 
