@@ -193,8 +193,7 @@ def resolve_folder(trajectory_name: str | None, resume_folder: str | os.PathLike
     return trajectory_name, folder / trajectory_name
 
 
-def plan_resume(directory: Path, delete_when_done: bool, recompute: Callable[..., Any] = None
-                ) -> ResumePlan:
+def plan_resume(directory: Path, delete_when_done: bool) -> ResumePlan:
     """Load the snapshots and the trajectory; decide what remains to be done.
 
     Raises
@@ -239,7 +238,11 @@ def plan_resume(directory: Path, delete_when_done: bool, recompute: Callable[...
                                  "function; the snapshots in %s are inconsistent"
                                  % (latest.round, traj.v_name, directory))
     if previous >= 0 and previous not in done:
-        _postprocess_again(traj, rounds[previous], latest, plan.results, keeper)
+        earlier = {snapshot.round: snapshot for snapshot in rounds}
+        if previous not in earlier:
+            raise ConfigurationError("the resume snapshot of round %d of %r is missing from %s"
+                                     % (previous, traj.v_name, directory))
+        _postprocess_again(traj, earlier[previous], latest, plan.results, keeper)
     if len(traj) != latest.length:
         raise ConfigurationError(
             "trajectory %r in %s has %d runs, but its resume snapshot (round %d) was taken "
