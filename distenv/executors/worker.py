@@ -237,17 +237,30 @@ def close_inherited(fds: list[int]) -> None:
             pass
 
 
-def pool_worker_main(conn: Connection, control_array: Any, settings: WorkerSettings,
-                     initializer: Callable[..., Any] | None, initargs: tuple,
-                     frozen_entries: dict | None, inherited_fds: list[int] | None) -> None:
-    """Entry point of a pool worker: run chunks until the parent closes the pipe."""
+def set_up_worker(settings: WorkerSettings, initializer: Callable[..., Any] | None,
+                  initargs: tuple, frozen_entries: dict | None,
+                  inherited_fds: list[int] | None) -> None:
+    """The start-up every worker process shares, pool worker or process-per-task child.
+
+    A forked worker (``inherited_fds`` not ``None``) gets fresh standard streams and closes
+    the parent's descriptors it inherited; then ``settings`` are applied
+    (:func:`prepare_worker`), frozen input sent to a spawned worker is installed, and the
+    user's initializer runs (a failing one ends the worker, :func:`run_initializer`).
+    """
     if inherited_fds is not None:  # forked
         fresh_standard_streams()
-    close_inherited(inherited_fds or [])
+        close_inherited(inherited_fds)
     prepare_worker(settings)
     if frozen_entries:
         frozen.install(frozen_entries)
     run_initializer(initializer, initargs)
+
+
+def pool_worker_main(conn: Connection, control_array: Any, settings: WorkerSettings,
+                     initializer: Callable[..., Any] | None, initargs: tuple,
+                     frozen_entries: dict | None, inherited_fds: list[int] | None) -> None:
+    """Entry point of a pool worker: run chunks until the parent closes the pipe."""
+    set_up_worker(settings, initializer, initargs, frozen_entries, inherited_fds)
     control = memoryview(control_array).cast("B").cast("q")
     while True:
         try:
@@ -275,13 +288,7 @@ def process_worker_main(conn: Connection, fn: Callable[..., Any], args: tuple,
                         initializer: Callable[..., Any] | None, initargs: tuple,
                         frozen_entries: dict | None, inherited_fds: list[int] | None) -> None:
     """Entry point of a process-per-task child: run one task, send its result, exit."""
-    if inherited_fds is not None:  # forked
-        fresh_standard_streams()
-    close_inherited(inherited_fds or [])
-    prepare_worker(settings)
-    if frozen_entries:
-        frozen.install(frozen_entries)
-    run_initializer(initializer, initargs)
+    set_up_worker(settings, initializer, initargs, frozen_entries, inherited_fds)
     try:
         run_chunk(conn, FIRST_KEY, fn, [args], [kwargs] if kwargs else None, None)
     except (BrokenPipeError, ConnectionResetError):
