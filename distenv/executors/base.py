@@ -10,7 +10,8 @@ An executor runs plain callables; it knows nothing about trajectories. On top of
   :class:`TaskOutcome` per task in submission order or in finish order, failures included;
 * ``freeze(fn, *args)``: job, arguments and payload handed to workers once (frozen input);
 * ``stop_submitting()``: stop starting tasks, let running ones finish (safe in a signal handler);
-* ``terminate()``: kill running tasks now.
+* ``terminate()``: kill running tasks now; workers with no task in flight exit normally
+  (their finalizers run) within a bounded grace period.
 
 A task that raises fails with :class:`~distenv.errors.RunFailedError` chained to the original
 exception and carrying the remote traceback; a worker that dies fails its task with
@@ -221,7 +222,12 @@ class DistenvExecutor(concurrent.futures.Executor, abc.ABC):
 
     @abc.abstractmethod
     def terminate(self) -> None:
-        """Kill running tasks now (their futures fail), cancel pending ones, and shut down."""
+        """Kill running tasks now (their futures fail), cancel pending ones, and shut down.
+
+        Worker processes with no task in flight are asked to exit normally, so that their
+        finalizers run, and killed only if they do not within a bounded grace period; the
+        call never waits longer than that.
+        """
 
     def freeze(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> FrozenCall:
         """Hand ``fn`` and its leading arguments to the workers once.

@@ -7,6 +7,11 @@ workers' sentinels. A worker that dies fails the task it was running with
 back to the queue; a task over its timeout has its worker killed and fails with
 :class:`~distenv.errors.RunTimeoutError`. Waits are bounded (sentinels plus a periodic
 ``waitpid`` poll), so nothing waits forever on a dead process.
+
+Workers end in two ways. Idle ones (no task in flight) are asked to exit and exit normally, so
+their finalizers run (the journals of the LOCK/NONE storage modes flush there); one that is
+still alive ``exit_grace`` seconds later is killed. That is how every worker ends at shutdown,
+and how idle workers end at ``terminate()``, which kills the workers running a task at once.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ class Dispatcher:
     The executor owns the state this mixin works on: ``_pending`` (a deque of chunks) guarded
     by ``_lock``, ``_workers`` (handles, touched by the dispatcher thread only), the wake-up
     pipe ``_wake_read``, the request flags ``_stop_requested``, ``_cancel_requested``,
-    ``_terminate_requested``, ``_shutdown_requested``, and ``_broken``.
+    ``_terminate_requested``, ``_shutdown_requested``, and ``_broken``; and the setting
+    ``exit_grace``.
     """
 
     name: str
@@ -54,6 +60,7 @@ class Dispatcher:
     _shutdown_requested: bool
     _broken: str | None
     _last_liveness_poll: float
+    exit_grace: float
 
     def _release(self) -> None:
         raise NotImplementedError
@@ -73,19 +80,14 @@ class Dispatcher:
                 f"{task_label(task_id)} was lost: the executor's dispatcher failed with "
                 f"{exc!r}", run_index=task_id))
         finally:
-            for handle in list(self._workers):
-                handle.stop()
-                self._forget(handle)
+            self._end_idle_workers(list(self._workers))
             self._release()
 
     def _loop(self) -> None:
         while True:
             self._drain_wake()
             if self._terminate_requested:
-                for handle in list(self._workers):
-                    handle.kill()
-                    self._reap(handle, reason="terminated by the executor")
-                self._cancel_pending()  # including what the killed workers had not started
+                self._terminate_workers()
             elif self._stop_requested or self._cancel_requested:
                 self._cancel_pending()
                 for handle in self._workers:
@@ -112,6 +114,36 @@ class Dispatcher:
                     self._reap(handle)
             self._check_deadlines()
             self._poll_liveness(busy)
+
+    def _terminate_workers(self) -> None:
+        """Kill the workers running a task; let the idle ones exit normally (bounded)."""
+        busy = [handle for handle in self._workers if handle.inflight]
+        idle = [handle for handle in self._workers if not handle.inflight]
+        for handle in busy:
+            handle.kill()
+            self._reap(handle, reason="terminated by the executor")
+        self._cancel_pending()  # including what the killed workers had not started
+        self._end_idle_workers(idle)
+
+    def _end_idle_workers(self, handles: list[WorkerHandle]) -> None:
+        """Ask workers that hold no task to exit; kill those still alive after
+        ``exit_grace`` seconds (the whole group waits once, not each worker in turn)."""
+        for handle in handles:
+            handle.ask_to_exit()
+        deadline = time.monotonic() + self.exit_grace
+        waiting = {handle.sentinel: handle for handle in handles}
+        while waiting:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for sentinel in wait_for_objects(list(waiting), left):
+                waiting.pop(sentinel)
+        for handle in waiting.values():
+            logger.warning("worker process %d did not exit within %g s of being asked to; "
+                           "killed", handle.pid, self.exit_grace)
+        for handle in handles:
+            handle.kill()  # reaps it (a worker that exited already is only joined)
+            self._forget(handle)
 
     def _wait_timeout(self, busy: list[WorkerHandle]) -> float | None:
         now = time.monotonic()

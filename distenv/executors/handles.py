@@ -9,6 +9,7 @@ which ones finished but whose results were still unsent (run again), and which n
 
 from __future__ import annotations
 
+import os
 import pickle
 import time
 from collections.abc import Callable, Iterator
@@ -164,16 +165,19 @@ class WorkerHandle:
             self.process.kill()
         self.process.join(5.0)
 
-    def stop(self, grace: float = 2.0) -> None:
-        """Ask the worker to exit, wait ``grace`` seconds, then kill it."""
+    def ask_to_exit(self) -> None:
+        """Ask an idle pool worker to exit normally (its finalizers run).
+
+        A process-per-task child needs no asking: it exits once it has sent its result.
+        """
         if self._conn_open and self.control is not None:
             try:
+                # never block on a worker that stopped reading: the short message goes in one
+                # write, whole or not at all (the caller kills the worker after a grace period)
+                os.set_blocking(self.conn.fileno(), False)
                 self.conn.send_bytes(frame(STOP_KEY, b""))
             except OSError:
-                pass
-        self.process.join(grace)
-        if self.process.exitcode is None:
-            self.kill()
+                pass  # gone already, or its pipe is full
 
     def close(self) -> None:
         """Release the pipe and the process object (after it was reaped)."""

@@ -69,6 +69,11 @@ class SupervisedExecutor(Dispatcher, DistenvExecutor):
     supported_modes = LOCAL_PROCESS_MODES
     isolates_tasks = True
     configures_workers = True
+    #: Seconds that workers asked to exit normally (at shutdown, and the idle ones at
+    #: :meth:`terminate`) have to end, so that their finalizers run, before they are killed.
+    #: One period for all the workers together: it bounds the time :meth:`terminate` and
+    #: :meth:`shutdown` wait for them.
+    exit_grace = 5.0
 
     def __init__(self, ncores: int = 0, *, timeout: float | None = None,
                  niceness: int | None = None, blas_threads: int | None = 1,
@@ -197,6 +202,14 @@ class SupervisedExecutor(Dispatcher, DistenvExecutor):
             thread.join()
 
     def terminate(self) -> None:
+        """Kill the workers running a task now and cancel pending tasks; idle workers exit
+        normally, or are killed after :attr:`exit_grace` seconds. Then shut down.
+
+        A killed worker's running task fails with :class:`~distenv.errors.WorkerDiedError`
+        (*"terminated by the executor"*); the tasks it held but had not started are cancelled.
+        A worker's finalizers (:class:`multiprocessing.util.Finalize`: the journal flush of
+        the LOCK and NONE storage modes) run only in the workers that exit normally.
+        """
         self._terminate_requested = True
         self.shutdown(wait=True, cancel_futures=True)
 
