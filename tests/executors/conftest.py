@@ -9,9 +9,7 @@ import psutil
 import pytest
 
 from distenv.executors import get_executor_class
-
-#: Every local backend and the options that make it parallel where it can be.
-BACKEND_OPTIONS = {"serial": {}, "pool": {"ncores": 2}, "process": {"ncores": 2}}
+from helpers.capabilities import EXECUTORS, backends
 
 
 #: multiprocessing's own long-lived helpers (started once per interpreter, by design).
@@ -68,8 +66,10 @@ def no_leftover_processes():
     assert_no_new_children(before, zombies)
 
 
-@pytest.fixture(params=sorted(BACKEND_OPTIONS))
+@pytest.fixture(params=backends())
 def backend(request) -> str:
+    """Every backend of ``helpers.capabilities.EXECUTORS``; a test that applies to some only
+    parametrizes ``backend`` itself with ``backends(<capability>=...)``."""
     return request.param
 
 
@@ -80,7 +80,7 @@ def make_executor(backend, no_leftover_processes):
     created = []
 
     def make(**options):
-        executor = get_executor_class(backend)(**{**BACKEND_OPTIONS[backend], **options})
+        executor = get_executor_class(backend)(**{**EXECUTORS[backend].options, **options})
         created.append(executor)
         return executor
 

@@ -1,7 +1,11 @@
 """The executor conformance suite: every registered local backend passes the same tests.
 
-Later backends (scoop, dask, batch) add their name to ``BACKEND_OPTIONS`` in conftest.py, or
-parametrize the ``backend`` fixture in their own module, and reuse :class:`TestExecutor`.
+Which backend a test applies to is read from ``helpers/capabilities.py`` (the capability table
+shared with the Environment-level suite): a test that needs tasks in other processes, concurrent
+tasks or configured workers parametrizes ``backend`` with ``backends(<capability>=True)``, and a
+sibling test checks what the other backends do instead (a crash ends the caller, an option is
+refused, outcomes come in submission order). Nothing is skipped. Later backends (scoop, dask,
+batch) add a row to ``EXECUTORS`` there and reuse :class:`TestExecutor`.
 """
 
 from __future__ import annotations
@@ -9,27 +13,31 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from distenv.errors import (ConfigurationError, RunFailedError, RunTimeoutError,
                             WorkerDiedError)
 from distenv.executors import TaskOutcome, get_executor_class
+from distenv.executors.options import BLAS_ENV_VARS
+from helpers.capabilities import EXECUTORS, backends
 
 from . import jobs
 
 pytestmark = pytest.mark.timeout(120)
 
-
-def needs_isolation(executor):
-    if not executor.isolates_tasks:
-        pytest.skip(f"{executor.name} runs tasks in the test process")
-
-
-def needs_worker_settings(backend):
-    if not get_executor_class(backend).configures_workers:
-        pytest.skip(f"{backend} has no worker processes to configure")
+#: Backends whose tasks run in other processes, and those that run them in the caller.
+ISOLATING, IN_CALLER = backends(isolates_tasks=True), backends(isolates_tasks=False)
+#: Backends that apply niceness and the BLAS variables to their workers, and those without any.
+CONFIGURING, UNCONFIGURED = backends(configures_workers=True), backends(configures_workers=False)
+#: Backends whose tasks can finish out of submission order, and those that run one at a time.
+CONCURRENT, ONE_AT_A_TIME = backends(concurrent=True), backends(concurrent=False)
+#: The folder above ``executors/`` and ``helpers/`` (what a child interpreter imports from).
+TESTS_FOLDER = Path(__file__).resolve().parent.parent
 
 
 def wait_for_pid_file(path, limit=30.0) -> int:
@@ -136,9 +144,9 @@ class TestExecutor:
         assert outcomes[3].error.run_index == 103
         assert [outcome.value for outcome in outcomes if outcome.ok] == [0, 1, 2, 4, 5, 6, 7]
 
+    @pytest.mark.parametrize("backend", CONCURRENT)
     def test_finish_order(self, make_executor, tmp_path):
         executor = make_executor()
-        needs_isolation(executor)
         gate = tmp_path / "gate"
         with executor:
             outcomes = executor.imap_outcomes(jobs.wait_for_file,
@@ -149,6 +157,15 @@ class TestExecutor:
             gate.touch()
             second = next(outcomes)
         assert (first.value, second.value) == ("x", "slow")
+
+    @pytest.mark.parametrize("backend", ONE_AT_A_TIME)
+    def test_unordered_outcomes_come_in_submission_order(self, make_executor):
+        """Without concurrency ``ordered=False`` changes nothing: a slow first task is still
+        the first outcome."""
+        with make_executor() as executor:
+            outcomes = list(executor.imap_outcomes(
+                jobs.sleep_then, [("slow", 0.3), ("fast", 0.0)], ordered=False))
+        assert [outcome.value for outcome in outcomes] == ["slow", "fast"]
 
     def test_timeout_fails_task_and_goes_on(self, make_executor):
         with make_executor() as executor:
@@ -167,9 +184,9 @@ class TestExecutor:
         assert [outcome.ok for outcome in outcomes] == [True, False, True]
         assert "exceeded the timeout" in str(outcomes[1].error)
 
+    @pytest.mark.parametrize("backend", ISOLATING)
     def test_worker_killing_itself(self, make_executor):
         executor = make_executor()
-        needs_isolation(executor)
         with executor:
             futures = [executor.submit_task(jobs.kill_self_on, (value,), task_id=value)
                        for value in range(6)]
@@ -180,9 +197,9 @@ class TestExecutor:
         assert caught.value.run_index == 3
         assert "SIGKILL" in str(caught.value)
 
+    @pytest.mark.parametrize("backend", ISOLATING)
     def test_worker_killing_itself_in_map(self, make_executor):
         executor = make_executor()
-        needs_isolation(executor)
         with executor:
             outcomes = list(executor.imap_outcomes(
                 jobs.kill_self_on, [(value,) for value in range(400)]))
@@ -192,9 +209,9 @@ class TestExecutor:
         assert [outcome.value for outcome in outcomes if outcome.ok] == [
             value for value in range(400) if value != 3]
 
+    @pytest.mark.parametrize("backend", ISOLATING)
     def test_worker_killed_from_outside(self, make_executor, tmp_path):
         executor = make_executor()
-        needs_isolation(executor)
         pid_file = tmp_path / "pid"
         with executor:
             victim = executor.submit_task(jobs.write_pid_and_sleep, (str(pid_file), 60),
@@ -206,9 +223,9 @@ class TestExecutor:
         assert caught.value.run_index == 1
         assert "signal 9" in str(caught.value)
 
+    @pytest.mark.parametrize("backend", ISOLATING)
     def test_segfault(self, make_executor):
         executor = make_executor()
-        needs_isolation(executor)
         with executor:
             outcomes = list(executor.imap_outcomes(
                 jobs.segfault_on, [(value,) for value in range(5)]))
@@ -216,34 +233,61 @@ class TestExecutor:
         assert isinstance(outcomes[2].error, WorkerDiedError)
         assert "SIGSEGV" in str(outcomes[2].error)
 
+    @pytest.mark.parametrize("backend", ISOLATING)
     def test_os_exit(self, make_executor):
         executor = make_executor()
-        needs_isolation(executor)
         with executor:
             with pytest.raises(WorkerDiedError) as caught:
                 executor.submit(jobs.exit_hard, 3).result(timeout=60)
             assert executor.submit(jobs.square, 2).result(timeout=60) == 4
         assert "exited with code 3" in str(caught.value)
 
+    @pytest.mark.parametrize("backend", ISOLATING)
     def test_unpicklable_result(self, make_executor):
         executor = make_executor()
-        needs_isolation(executor)
         with executor:
             with pytest.raises(RunFailedError) as caught:
                 executor.submit(jobs.return_lambda).result(timeout=60)
             assert executor.submit(jobs.square, 6).result(timeout=60) == 36
         assert "cannot be pickled" in str(caught.value)
 
+    @pytest.mark.parametrize("backend", IN_CALLER)
+    def test_result_is_handed_over_without_pickling(self, make_executor):
+        with make_executor() as executor:
+            result = executor.submit(jobs.return_lambda).result(timeout=60)
+        assert callable(result) and result() is None
+
+    @pytest.mark.parametrize("backend", IN_CALLER)
+    @pytest.mark.parametrize("job, args, exit_code", [
+        ("kill_self_on", (3,), -signal.SIGKILL), ("segfault_on", (2,), -signal.SIGSEGV),
+        ("exit_hard", (3,), 3)], ids=["sigkill", "segfault", "os-exit"])
+    def test_a_crashing_task_ends_the_calling_process(self, backend, job, args, exit_code,
+                                                      no_leftover_processes):
+        """Tasks run in the caller: what kills a worker elsewhere kills the caller (shown in a
+        child interpreter, which stands for the caller)."""
+        script = "\n".join([
+            "from distenv.executors import get_executor_class",
+            "from executors import jobs",
+            "from helpers.capabilities import EXECUTORS",
+            "executor = get_executor_class(%r)(**EXECUTORS[%r].options)" % (backend, backend),
+            "print('before', executor.submit(jobs.square, 3).result(), flush=True)",
+            "executor.submit(jobs.%s, *%r)" % (job, args),
+            "print('survived', flush=True)"])
+        child = subprocess.run([sys.executable, "-c", script], cwd=TESTS_FOLDER,
+                               capture_output=True, text=True, timeout=60)
+        assert child.returncode == exit_code, child.stderr
+        assert child.stdout == "before 9\n"
+
+    @pytest.mark.parametrize("backend", CONFIGURING)
     def test_niceness_applied(self, make_executor, backend):
-        needs_worker_settings(backend)
         executor = make_executor(niceness=min(19, os.getpriority(os.PRIO_PROCESS, 0) + 3))
         wanted = executor.niceness
         with executor:
             assert set(executor.map(jobs.niceness, range(4))) == {wanted}
         assert os.getpriority(os.PRIO_PROCESS, 0) < wanted  # the caller is not reniced
 
+    @pytest.mark.parametrize("backend", CONFIGURING)
     def test_blas_threads_in_workers(self, make_executor, monkeypatch, backend):
-        needs_worker_settings(backend)
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # set by the caller: kept
@@ -254,13 +298,29 @@ class TestExecutor:
         assert seen["OPENBLAS_NUM_THREADS"] == "3"
         assert "OMP_NUM_THREADS" not in os.environ
 
+    @pytest.mark.parametrize("backend", CONFIGURING)
     def test_blas_threads_none_leaves_environment(self, make_executor, monkeypatch, backend):
-        needs_worker_settings(backend)
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
         executor = make_executor(blas_threads=None)
         with executor:
             seen = executor.submit(jobs.blas_environment).result(timeout=60)
         assert seen["OMP_NUM_THREADS"] is None
+
+    @pytest.mark.parametrize("backend", UNCONFIGURED)
+    @pytest.mark.parametrize("option", [{"niceness": 5}, {"blas_threads": None}],
+                             ids=["niceness", "blas_threads"])
+    def test_worker_settings_are_refused_without_workers(self, make_executor, monkeypatch,
+                                                         option):
+        """No worker processes: the worker settings are not keywords of the executor, and
+        tasks see the caller's own niceness and environment."""
+        with pytest.raises(TypeError, match=next(iter(option))):
+            make_executor(**option)
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        with make_executor() as executor:
+            niceness = executor.submit(jobs.niceness).result(timeout=60)
+            seen = executor.submit(jobs.blas_environment).result(timeout=60)
+        assert niceness == os.getpriority(os.PRIO_PROCESS, 0)
+        assert seen == {name: os.environ.get(name) for name in BLAS_ENV_VARS}
 
     def test_frozen_input_is_not_pickled(self, make_executor):
         payload = jobs.PicklingForbidden(size=50)
@@ -315,7 +375,7 @@ class TestExecutor:
             get_executor_class(backend)(**options)
 
 
-@pytest.mark.parametrize("backend", ["pool", "process"])
+@pytest.mark.parametrize("backend", CONFIGURING)
 @pytest.mark.parametrize("options, message", [
     ({"ncores": -1}, "ncores must be an int >= 0"), ({"ncores": 1.5}, "ncores"),
     ({"ncores": True}, "ncores"), ({"niceness": "low"}, "niceness"),
@@ -325,7 +385,7 @@ def test_bad_worker_arguments(backend, options, message, no_leftover_processes):
         get_executor_class(backend)(**options)
 
 
-@pytest.mark.parametrize("backend", ["pool", "process"])
+@pytest.mark.parametrize("backend", ISOLATING)
 def test_ncores_zero_means_every_cpu(backend):
     import psutil
     executor = get_executor_class(backend)(ncores=0)
@@ -333,7 +393,7 @@ def test_ncores_zero_means_every_cpu(backend):
     executor.shutdown()
 
 
-@pytest.mark.parametrize("backend", ["pool", "process"])
+@pytest.mark.parametrize("backend", ISOLATING)
 def test_spawn_context_receives_frozen_input_at_start(backend, no_leftover_processes):
     """Without fork, frozen input travels once per worker (initializer path)."""
     import multiprocessing
@@ -345,3 +405,14 @@ def test_spawn_context_receives_frozen_input_at_start(backend, no_leftover_proce
         with pytest.raises(WorkerDiedError, match="exited with code 3"):
             executor.submit(jobs.exit_hard, 3).result(timeout=60)
 
+
+
+@pytest.mark.parametrize("backend", sorted(EXECUTORS))
+def test_capabilities_match_the_executor_classes(backend):
+    """The capability table the suites are generated from agrees with what each executor
+    class declares."""
+    capabilities, cls = EXECUTORS[backend], get_executor_class(backend)
+    assert capabilities.isolates_tasks == cls.isolates_tasks
+    assert capabilities.configures_workers == cls.configures_workers
+    assert {mode for mode in capabilities.wrap_modes if mode is not None} <= set(
+        cls.supported_modes)
