@@ -2,11 +2,18 @@
 
 One behavioural class, :class:`TestSweepConformance`, runs the same sweeps with every pair of
 executor (``pool``, ``process``) and ``wrap_mode`` (LOCAL, QUEUE, PIPE, LOCK, NONE), plus the
-serial loop where the behaviour means something there, and checks them against a serial
-reference with real processes and real HDF5 files: results and their order, every run stored
-exactly once and loadable, failures (a job that raises, a worker that is SIGKILLed, a timeout),
-frozen input, ``queue_maxsize``, ``gc_interval`` and finish order. Every test also checks that no
-child process outlives it. Later backends add their pair to :data:`CASES` and inherit the suite.
+serial loop, and checks them against a serial reference with real processes and real HDF5
+files: results and their order, every run stored exactly once and loadable, failures (a job that
+raises, a worker that is SIGKILLed, a timeout), frozen input, ``queue_maxsize``, ``gc_interval``
+and finish order. Every test also checks that no child process outlives it.
+
+Which pairs a test applies to is read from the capability table in ``helpers/capabilities.py``
+(:func:`each` filters :data:`~helpers.capabilities.CASES` by it). Where a behaviour does not apply
+to a pair, a sibling test checks what that pair does instead -- ``freeze_input`` without a pool
+is refused, ``queue_maxsize`` and ``gc_interval`` are accepted and ignored where they have no
+queue or storing process to act on, a SIGKILL in the serial loop ends the sweep's own process,
+serial runs finish in run-index order -- so nothing is skipped. Later backends add a row to that
+table and inherit the suite.
 
 Features that do not depend on the storage mode (unpicklable jobs, niceness, the BLAS variables,
 ``ncores=0``, ``executor=``) are module-level tests parametrized over the executors.
@@ -24,9 +31,10 @@ import gc
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -37,42 +45,21 @@ import tables
 from distenv import Environment, PickleParameter, load_trajectory
 from distenv.environment.runner import RunLoop
 from distenv.errors import ConfigurationError, RunFailedError, WorkerDiedError
+from helpers.capabilities import EXECUTORS, Case, backends, cases
 
-EXECUTORS = ("pool", "process")
-MODES = ("LOCAL", "QUEUE", "PIPE", "LOCK", "NONE")
-#: Modes in which the main process or one writer process stores the runs.
-CENTRAL_MODES = ("LOCAL", "QUEUE", "PIPE")
+#: Executors whose runs execute in worker processes.
+WORKER_EXECUTORS = backends(isolates_tasks=True)
+#: Executors that apply niceness and the BLAS variables to their workers.
+CONFIGURING_EXECUTORS = backends(configures_workers=True)
 RUNS = 6
 #: The run that fails, dies or hangs in the failure tests.
 BAD_RUN = 3
 
 
-@dataclass(frozen=True)
-class Case:
-    """One executor x storage mode pair and the Environment keywords that select it."""
-
-    executor: str
-    mode: str | None = None
-
-    def keywords(self, **extra) -> dict:
-        if self.executor == "serial":
-            keywords = {"multiproc": False}
-        else:  # the pypet flags, as users write them
-            keywords = {"multiproc": True, "ncores": 2, "use_pool": self.executor == "pool",
-                        "wrap_mode": self.mode}
-        keywords.update(extra)
-        return keywords
-
-    @property
-    def workers_buffer_runs(self) -> bool:
-        """Long-lived workers that journal their own runs in batches (pool + LOCK/NONE)."""
-        return self.executor == "pool" and self.mode in ("LOCK", "NONE")
-
-    def __str__(self) -> str:
-        return self.executor if self.mode is None else "%s-%s" % (self.executor, self.mode)
-
-
-CASES = [Case("serial")] + [Case(executor, mode) for executor in EXECUTORS for mode in MODES]
+def each(**wanted: bool):
+    """Parametrize ``case`` with the pairs whose capabilities have the ``wanted`` values (all
+    pairs without arguments); see ``helpers/capabilities.py``."""
+    return pytest.mark.parametrize("case", cases(**wanted), ids=str)
 
 
 # -- processes --------------------------------------------------------------------------------
@@ -264,13 +251,30 @@ def assert_memory_agrees_with_file(env, loaded) -> None:
     assert in_memory == statuses(loaded)
 
 
+def collecting_pids(case: Case, monkeypatch, log) -> list[int]:
+    """Make an 8-run sweep with ``gc_interval=2``; the pids of every ``gc.collect()`` call,
+    in the main process and in every process forked from it, in call order."""
+    collect = gc.collect
+
+    def counting_collect(*args):
+        with open(log, "a") as out:
+            out.write("%d\n" % os.getpid())
+        return collect(*args)
+
+    env = make_env(case, runs=8, gc_interval=2)
+    with monkeypatch.context() as patch:
+        patch.setattr(gc, "collect", counting_collect)  # forked processes inherit it
+        env.run(typed_job)
+    return [int(line) for line in log.read_text().split()] if log.exists() else []
+
+
 # -- the suite ----------------------------------------------------------------------------------
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.usefixtures("no_leftover_children")
 class TestSweepConformance:
     """What every executor x storage mode pair does at the Environment level."""
 
+    @each()
     def test_results_equal_the_serial_reference_and_every_run_is_stored_once(self, case):
         reference = serial_reference()
         env = make_env(case)
@@ -293,17 +297,19 @@ class TestSweepConformance:
             assert info["env_hash"] == env.hexsha[:7]
         assert_memory_agrees_with_file(env, loaded)
 
+    @each()
     def test_run_table_names_the_process_that_made_each_run(self, case):
         env = make_env(case)
         results = env.run(pid_job)
         loaded = load_trajectory("sweep", filename="hdf5/sweep.hdf5")
         recorded = [loaded.f_get_run_information(index)["pid"] for index in range(RUNS)]
         assert recorded == [pid for _, pid in results]
-        if case.executor == "serial":
+        if not case.isolates_tasks:
             assert set(recorded) == {os.getpid()}
         else:
             assert os.getpid() not in recorded
 
+    @each()
     def test_run_map_gives_each_run_its_own_arguments(self, case):
         env = make_env(case)
         results = env.run_map(mapped_job, range(10, 10 + RUNS), "abcdef",
@@ -316,6 +322,7 @@ class TestSweepConformance:
         scalars = loaded.f_get_from_runs("scalar", fast_access=True)
         assert list(scalars.values()) == [0.5 * index * index for index in range(RUNS)]
 
+    @each()
     def test_a_job_that_raises_stops_the_sweep_with_its_remote_traceback(self, case):
         env = make_env(case)
         with pytest.raises(RunFailedError) as info:
@@ -345,9 +352,10 @@ class TestSweepConformance:
         assert_run_data(loaded, range(RUNS))
         assert_stored_once("hdf5/sweep.hdf5", "sweep")
 
+    @each()
     def test_with_ack_runs_1_runs_made_before_a_failure_are_stored(self, case):
-        if not case.workers_buffer_runs:
-            pytest.skip("only workers that journal their own runs batch their acknowledgements")
+        """Where workers acknowledge in batches (``case.workers_buffer_runs``) ``ack_runs=1``
+        is what makes this hold; every other pair accepts ``ack_runs`` and holds it anyway."""
         env = make_env(case, ack_runs=1)
         with pytest.raises(RunFailedError):
             env.run(failing_job)
@@ -356,9 +364,8 @@ class TestSweepConformance:
         assert_run_data(loaded, completed_in_file(loaded))
 
     @pytest.mark.kill
+    @each(isolates_tasks=True)
     def test_a_worker_killed_by_sigkill_is_reported_and_nothing_hangs(self, case):
-        if case.executor == "serial":
-            pytest.skip("the serial loop runs jobs in the caller: SIGKILL would end the test")
         env = make_env(case)
         started = time.monotonic()
         with pytest.raises(WorkerDiedError) as info:
@@ -380,7 +387,30 @@ class TestSweepConformance:
         assert statuses(load_trajectory("sweep", filename="hdf5/sweep.hdf5")) == \
             ["completed"] * RUNS
 
+    @pytest.mark.kill
+    @each(isolates_tasks=False)
+    def test_a_sigkill_in_a_job_run_in_the_caller_ends_the_sweep_process(self, case):
+        """The job runs in the process that called ``env.run``, so a SIGKILL there ends that
+        process (a child interpreter here, standing for the caller); the runs acknowledged
+        before it (``ack_runs=1``) are in the file with their data, the killed run is not."""
+        script = "\n".join([
+            "from helpers.capabilities import Case",
+            "import test_multiproc_conformance as suite",
+            "env = suite.make_env(Case(%r, %r), ack_runs=1)" % (case.executor, case.mode),
+            "env.run(suite.killing_job)",
+            "print('survived', flush=True)"])
+        child = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=100,
+            env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+                [os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH", "")])))
+        assert child.returncode == -signal.SIGKILL, child.stderr
+        assert "survived" not in child.stdout
+        loaded = load_trajectory("sweep", filename="hdf5/sweep.hdf5")
+        assert completed_in_file(loaded) == set(range(BAD_RUN))
+        assert_run_data(loaded, range(BAD_RUN))
+
     @pytest.mark.slow
+    @each()
     def test_a_run_over_the_timeout_fails_and_the_others_complete(self, case):
         env = make_env(case, timeout=3.0)
         results = env.run(hanging_job)
@@ -394,9 +424,8 @@ class TestSweepConformance:
         assert_run_data(loaded, completed_in_file(loaded))
         assert_memory_agrees_with_file(env, loaded)
 
+    @each(freezes_input=True)
     def test_freeze_input_sends_job_arguments_and_trajectory_once(self, case, tmp_path):
-        if case.executor != "pool":
-            pytest.skip("freeze_input is a pool option")
         runs = 12
         for frozen in (True, False):
             name = "frozen" if frozen else "sent"
@@ -417,9 +446,16 @@ class TestSweepConformance:
             else:
                 assert argument.count() >= 1  # sent with the tasks
 
+    @each(freezes_input=False)
+    def test_freeze_input_without_long_lived_workers_is_refused(self, case):
+        """Refused when the Environment is made, before any file is written
+        (docs/multiprocessing.md, "Bad options")."""
+        with pytest.raises(ConfigurationError, match="freeze_input=True needs use_pool=True"):
+            make_env(case, freeze_input=True)
+        assert not os.path.exists("hdf5/sweep.hdf5")
+
+    @each(bounded_queue=True)
     def test_queue_maxsize_1_still_completes(self, case):
-        if case.mode != "QUEUE":
-            pytest.skip("queue_maxsize bounds the QUEUE writer's queue")
         env = make_env(case, runs=20, queue_maxsize=1)
         results = env.run(typed_job)
         assert [index for index, _ in results] == list(range(20))
@@ -427,23 +463,18 @@ class TestSweepConformance:
         assert statuses(loaded) == ["completed"] * 20
         assert_run_data(loaded, range(20))
 
+    @each(bounded_queue=False)
+    def test_queue_maxsize_is_accepted_and_ignored_without_a_queue(self, case):
+        env = make_env(case, queue_maxsize=1)
+        assert env.run(typed_job) == serial_reference()
+        loaded = load_trajectory("sweep", filename="hdf5/sweep.hdf5")
+        assert statuses(loaded) == ["completed"] * RUNS
+        assert_stored_once("hdf5/sweep.hdf5", "sweep")
+
+    @each(collects_garbage=True)
     def test_gc_interval_collects_in_the_storing_process(self, case, monkeypatch,
                                                          tmp_path):
-        if case.executor == "serial" or case.mode not in CENTRAL_MODES:
-            pytest.skip("gc_interval applies to LOCAL (main process), QUEUE and PIPE (writer)")
-        log = tmp_path / "gc.txt"
-        collect = gc.collect
-
-        def counting_collect(*args):
-            with open(log, "a") as out:
-                out.write("%d\n" % os.getpid())
-            return collect(*args)
-
-        env = make_env(case, runs=8, gc_interval=2)
-        with monkeypatch.context() as patch:
-            patch.setattr(gc, "collect", counting_collect)  # forked processes inherit it
-            env.run(typed_job)
-        pids = [int(line) for line in log.read_text().split()] if log.exists() else []
+        pids = collecting_pids(case, monkeypatch, tmp_path / "gc.txt")
         if case.mode == "LOCAL":
             assert pids.count(os.getpid()) == 4
         else:
@@ -452,9 +483,16 @@ class TestSweepConformance:
         assert statuses(load_trajectory("sweep", filename="hdf5/sweep.hdf5")) == \
             ["completed"] * 8
 
+    @each(collects_garbage=False)
+    def test_gc_interval_is_accepted_and_ignored_without_a_storing_process(
+            self, case, monkeypatch, tmp_path):
+        """The serial loop, LOCK and NONE: no process calls ``gc.collect()`` for it."""
+        assert collecting_pids(case, monkeypatch, tmp_path / "gc.txt") == []
+        assert statuses(load_trajectory("sweep", filename="hdf5/sweep.hdf5")) == \
+            ["completed"] * 8
+
+    @each(concurrent=True)
     def test_immediate_postproc_hands_results_over_in_finish_order(self, case):
-        if case.executor == "serial":
-            pytest.skip("serial runs finish in run-index order")
         env = make_env(case, immediate_postproc=True)
         options = env.options
         loop = RunLoop(env.trajectory, options.run, env.hexsha[:7], None, options.executor,
@@ -468,12 +506,28 @@ class TestSweepConformance:
         loaded = load_trajectory("sweep", filename="hdf5/sweep.hdf5")
         assert statuses(loaded) == ["completed"] * RUNS
 
+    @each(concurrent=True)
     def test_env_run_with_immediate_postproc_returns_finish_order(self, case):
-        if case.executor == "serial":
-            pytest.skip("serial runs finish in run-index order")
         env = make_env(case, immediate_postproc=True)
         order = [index for index, _ in env.run(slow_first_job)]
         assert sorted(order) == list(range(RUNS)) and order[0] != 0
+
+    @each(concurrent=False)
+    def test_immediate_postproc_one_run_at_a_time_keeps_run_index_order(self, case):
+        """One run at a time finishes in run-index order, however long each takes: the run
+        loop hands the runs over, and ``env.run`` returns them, in that order."""
+        env = make_env(case, immediate_postproc=True)
+        options = env.options
+        loop = RunLoop(env.trajectory, options.run, env.hexsha[:7], None, options.executor,
+                       options.storage_mode)
+        results = loop.execute(loop.specs(loop.pending(), slow_first_job, [()] * RUNS,
+                                          [{}] * RUNS), RUNS)
+        assert [index for index, _ in results] == list(range(RUNS))
+        again = make_env(case, name="again", immediate_postproc=True)
+        assert [index for index, _ in again.run(slow_first_job)] == list(range(RUNS))
+        for name in ("sweep", "again"):
+            loaded = load_trajectory(name, filename="hdf5/%s.hdf5" % name)
+            assert statuses(loaded) == ["completed"] * RUNS
 
 
 # -- features that do not depend on the storage mode --------------------------------------------
@@ -525,7 +579,7 @@ def worker_settings_job(traj):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("executor", EXECUTORS)
+@pytest.mark.parametrize("executor", CONFIGURING_EXECUTORS)
 @pytest.mark.usefixtures("no_leftover_children")
 def test_niceness_is_applied_to_the_workers(executor):
     env = make_env(Case(executor, "QUEUE"), niceness=5)
@@ -536,7 +590,7 @@ def test_niceness_is_applied_to_the_workers(executor):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("executor", EXECUTORS)
+@pytest.mark.parametrize("executor", CONFIGURING_EXECUTORS)
 @pytest.mark.usefixtures("no_leftover_children")
 def test_workers_get_one_blas_thread_unless_the_caller_says_otherwise(executor, monkeypatch):
     from distenv.executors import BLAS_ENV_VARS
@@ -553,7 +607,7 @@ def test_workers_get_one_blas_thread_unless_the_caller_says_otherwise(executor, 
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("executor", EXECUTORS)
+@pytest.mark.parametrize("executor", WORKER_EXECUTORS)
 @pytest.mark.usefixtures("no_leftover_children")
 def test_ncores_0_uses_every_cpu(executor):
     env = make_env(Case(executor, "QUEUE"), runs=8, ncores=0)
@@ -566,7 +620,7 @@ def test_ncores_0_uses_every_cpu(executor):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("executor", ["serial"] + list(EXECUTORS))
+@pytest.mark.parametrize("executor", sorted(EXECUTORS))
 @pytest.mark.usefixtures("no_leftover_children")
 def test_executor_keyword_overrides_the_flags(executor):
     env = Environment("sweep", filename="hdf5/sweep.hdf5", report_progress=False,
