@@ -263,6 +263,19 @@ def test_small_overview_tables(tmp_path):
     assert "info" in overview and "runs" in overview  # always there (pypet: needed)
 
 
+def test_small_overview_lists_the_trajectory_s_own_leaves_not_per_run_ones(tmp_path):
+    """As pypet's: per-run items belong to the large tables and the summaries, so a store
+    after a sweep of many runs does not make a row (or a lazily loaded leaf) per run."""
+    traj = _sweep(tmp_path / "again.hdf5", runs=30)
+    traj.f_add_result("later", 5, comment="after the runs")
+    traj.f_store()  # the per-run columns are attached now; a second store rewrites the overview
+    overview = _overview(tmp_path / "again.hdf5")
+    assert overview["results_overview"]["name"].tolist() == [b"results.big", b"results.later"]
+    assert overview["derived_parameters_overview"]["name"].tolist() == []
+    assert b"results.runs.$.z" in overview["results_runs_summary"]["key"].tolist()
+    assert len(overview["runs"]) == 30
+
+
 def test_summary_tables_list_first_of_each_comment(tmp_path):
     _sweep(tmp_path / "on.hdf5", summary_tables=True)
     overview = _overview(tmp_path / "on.hdf5")

@@ -13,13 +13,12 @@ process per run, where it costs nothing, and ``timeout``).
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import multiprocessing.util
 import os
 from typing import Any
 
-from distenv.modes.base import StorageMode, WorkerSide, without_leaves
+from distenv.modes.base import StorageMode, WorkerSide
 
 
 class _OwnJournal(WorkerSide):
@@ -35,6 +34,7 @@ class _OwnJournal(WorkerSide):
     def _journal_of_this_process(self, traj: Any) -> Any:
         if self._pid != os.getpid():
             self._journal = self.service.run_journal(traj, self.env_hash)
+            self._journal.write_lock = self.lock  # LOCK: shard writes only, not buffering
             self._pid = os.getpid()
             # flushed when the worker process ends normally (pool shutdown, one-run process)
             multiprocessing.util.Finalize(None, self._close, exitpriority=100)
@@ -42,21 +42,15 @@ class _OwnJournal(WorkerSide):
 
     def _close(self) -> None:
         if self._journal is not None and self._pid == os.getpid():
-            if self.lock is not None:
-                with self.lock:
-                    self._journal.close()
-            else:
-                self._journal.close()
+            self._journal.close()
 
     def handle(self, traj: Any, outcome: Any) -> Any:
         journal = self._journal_of_this_process(traj)
-        acknowledge = self.ack_each_run or outcome.failed  # the sweep stops: workers die
-        with self.lock if self.lock is not None else contextlib.nullcontext():
-            journal.store_run(traj, outcome.run_index, outcome.leaves, outcome.status,
-                              outcome.start, outcome.finish, outcome.error)
-            if acknowledge:
-                journal.flush()
-        return without_leaves(outcome)
+        journal.store_run(traj, outcome.run_index, outcome.leaves, outcome.status,
+                          outcome.start, outcome.finish, outcome.error)
+        if self.ack_each_run or outcome.failed:  # the sweep stops: workers die
+            journal.flush()
+        return outcome.stored_copy()
 
 
 class NoneMode(StorageMode):

@@ -12,6 +12,7 @@ Shards have the main file's layout, so the same code reads both.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -190,6 +191,8 @@ class RunJournal:
         self.sequence = 0
         self.last_ack = time.monotonic()
         self.written: list[Path] = []
+        #: Held while a shard is written (LOCK mode: one writer at a time); buffering is free.
+        self.write_lock: Any = None
 
     def store_run(self, traj: Any, index: int, leaves: list, status: int, start: float,
                   finish: float, error: str = "", run_keys: list | None = None,
@@ -237,12 +240,13 @@ class RunJournal:
         self.sequence += 1
         final = self.directory / name
         temporary = self.directory / ("." + name + ".tmp")
-        try:
-            write_shard(temporary, self.trajectory_name, batch, self.ctx)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        commit_temporary(temporary, final, self.fsync)
+        with self.write_lock if self.write_lock is not None else contextlib.nullcontext():
+            try:
+                write_shard(temporary, self.trajectory_name, batch, self.ctx)
+            except BaseException:
+                temporary.unlink(missing_ok=True)
+                raise
+            commit_temporary(temporary, final, self.fsync)
         self.batch = RunBatch()
         self.written.append(final)
         return final

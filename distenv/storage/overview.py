@@ -26,9 +26,10 @@ def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any
                                 ("comment", traj._comment), ("runs", str(traj._length)),
                                 ("explored", ", ".join(traj._explored))], ("key", "value"), filters)
     _table(h5, target, "explorations", [(name,) for name in traj._explored], ("name",), filters)
-    if service.small_overview_tables:
+    if service.small_overview_tables:  # as pypet's: the trajectory's own leaves, not per run
+        own = _own_leaves(traj)
         for branch in ("config", "parameters", "derived_parameters", "results"):
-            rows = [_leaf_row(leaf) for leaf in _limited(traj._children[branch].f_iter_leaves())]
+            rows = [_leaf_row(leaf) for leaf in own[branch]]
             _table(h5, target, "%s_overview" % branch, rows,
                    ("name", "leaf_class", "value", "comment"), filters)
         explored = [(name, _text(repr(list(parameter._explored_range[:_TEXT]))))
@@ -61,6 +62,23 @@ def _limited(iterator: Any) -> list:
     return rows
 
 
+def _own_leaves(traj: Any) -> dict[str, list]:
+    """Leaves in memory per branch, without per-run ones (those are in the large tables),
+    at most :data:`OVERVIEW_MAX_ROWS` each. Per-run leaves held in columns are not even made."""
+    branches = ("config", "parameters", "derived_parameters", "results")
+    if not hasattr(traj, "_nodes"):  # a merge's view of a file: its branches list the leaves
+        return {branch: _limited(traj._children[branch].f_iter_leaves()) for branch in branches}
+    own: dict[str, list] = {branch: [] for branch in branches}
+    for name, node in traj._nodes.items():
+        if not node.v_is_leaf:
+            continue
+        rows = own.get(name.partition(".")[0])
+        if rows is not None and len(rows) < OVERVIEW_MAX_ROWS and \
+                not traj._parse_run_path(name):
+            rows.append(node)
+    return own
+
+
 def _text(value: str) -> str:
     return value if len(value) <= _TEXT else value[: _TEXT - 3] + "..."
 
@@ -75,9 +93,13 @@ def _leaf_row(leaf: Any) -> tuple:
 
 def _per_run_rows(group: tables.Group) -> list[tuple]:
     rows = []
-    for table in layout.iter_column_tables(group):
-        attrs = table._v_attrs
-        rows.append((attrs[layout.COLUMN_ATTR], attrs[layout.LEAF_ATTR], attrs[layout.COMMENT_ATTR]))
+    for branch in ("results", "derived_parameters"):  # runs add only these
+        if branch not in group:
+            continue
+        for table in layout.iter_column_tables(group._f_get_child(branch)):
+            attrs = table._v_attrs
+            rows.append((attrs[layout.COLUMN_ATTR], attrs[layout.LEAF_ATTR],
+                         attrs[layout.COMMENT_ATTR]))
     if layout.IRREGULAR_INDEX in group:  # keys held only per run (dicts, frames, ...)
         index = group._f_get_child(layout.IRREGULAR_INDEX)
         keys, first = np.unique(index.col("key"), return_index=True)

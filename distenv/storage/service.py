@@ -297,14 +297,14 @@ def copy_runs(h5: tables.File, group: tables.Group, source: tables.Group, ctx: C
         if layout.RUN_TABLE in group:
             group._f_get_child(layout.RUN_TABLE).append(rows)
         else:
-            h5.create_table(group, layout.RUN_TABLE, obj=rows, filters=ctx.filters,
+            h5.create_table(group, layout.RUN_TABLE, obj=rows, filters=ctx.bookkeeping_filters,
                             expectedrows=max(len(rows), 10000))
     if layout.ERROR_TABLE in source:
         rows = source._f_get_child(layout.ERROR_TABLE).read()
         if layout.ERROR_TABLE in group:
             group._f_get_child(layout.ERROR_TABLE).append(rows)
         else:
-            h5.create_table(group, layout.ERROR_TABLE, obj=rows, filters=ctx.filters)
+            h5.create_table(group, layout.ERROR_TABLE, obj=rows, filters=ctx.bookkeeping_filters)
     for table in layout.iter_column_tables(source):
         meta, run_index, arrays = layout.read_column(table)
         if not layout.append_column(h5, group, meta["key"], meta["leaf_class"], meta["comment"],
