@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from distenv import Environment, load_trajectory
-from distenv.environment.logging_setup import active_setup
 from distenv.errors import ConfigurationError, UnknownKeywordError
+from helpers.logging_ini import pypet_logging_sections
 
 #: The seed's ``env_config_test.ini`` (pypet/logging/env_config_test.ini), adapted to distenv:
 #: ``$temp`` (a folder of pypet's own tests) is ``logs/``, everything else is as in the seed.
@@ -74,83 +73,10 @@ y=43, 'This is the second variable'
 
 
 ############ Logging  ###############
-[loggers]
-keys=root
-
-[logger_root]
-handlers=file_main,file_error,stream
-level=INFO
-
-[formatters]
-keys=file,stream
-
-[formatter_file]
-format=%(asctime)s %(name)s %(levelname)-8s %(message)s
-
-[formatter_stream]
-format=%(processName)-10s %(name)s %(levelname)-8s %(message)s
-
-[handlers]
-keys=file_main, file_error, stream
-
-[handler_file_error]
-class=FileHandler
-level=ERROR
-args=('logs/$traj/$env/ERROR.txt',)
-formatter=file
-
-[handler_file_main]
-class=FileHandler
-args=('logs/$traj/$env/LOG.txt',)
-formatter=file
-
-[handler_stream]
-class=StreamHandler
-level=ERROR
-args=()
-formatter=stream
+""" + pypet_logging_sections("logs", stream_level="ERROR", stream_args="()")
 
 
-[multiproc_loggers]
-keys=root
-
-[multiproc_logger_root]
-handlers=file_main,file_error
-level=INFO
-
-[multiproc_formatters]
-keys=file
-
-[multiproc_formatter_file]
-format=%(asctime)s %(name)s %(levelname)-8s %(message)s
-
-[multiproc_handlers]
-keys=file_main, file_error
-
-[multiproc_handler_file_error]
-class=FileHandler
-level=ERROR
-args=('logs/$traj/$env/$run_$proc_ERROR.txt',)
-formatter=file
-
-[multiproc_handler_file_main]
-class=FileHandler
-args=('logs/$traj/$env/$run_$proc_LOG.txt',)
-formatter=file
-"""
-
-
-@pytest.fixture(autouse=True)
-def _no_setup_left():
-    left = active_setup()
-    if left is not None:  # an Environment of an earlier test module
-        left.stop()
-    stdout = sys.stdout
-    yield
-    setup = active_setup()
-    if setup is not None:
-        setup.stop()
-    assert sys.stdout is stdout
+pytestmark = pytest.mark.usefixtures("logging_left_as_found")
 
 
 def write(text, name="env.ini"):

@@ -11,37 +11,17 @@ import git
 import pytest
 
 from distenv import Environment, load_trajectory
-from distenv.environment.logging_setup import active_setup
 from distenv.errors import ConfigurationError, GitDiffError, MissingDependencyError
+from helpers.git_repos import init_repository
 
-pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(autouse=True)
-def _stop_logging():
-    left = active_setup()
-    if left is not None:  # an Environment of an earlier test module
-        left.stop()
-    yield
-    setup = active_setup()
-    if setup is not None:
-        setup.stop()
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("logging_left_as_found")]
 
 
 @pytest.fixture
 def repo(tmp_path):
     """A repository with one commit of two tracked files, and its own identity."""
-    folder = tmp_path / "code"
-    folder.mkdir()
-    repository = git.Repo.init(folder)
-    with repository.config_writer() as config:
-        config.set_value("user", "name", "Test Author")
-        config.set_value("user", "email", "author@example.org")
-        config.set_value("commit", "gpgsign", "false")
-    (folder / "model.py").write_text("RATE = 1\n")
-    (folder / "other.py").write_text("pass\n")
-    repository.index.add(["model.py", "other.py"])
-    repository.index.commit("initial code")
+    repository = init_repository(tmp_path / "code", {"model.py": "RATE = 1\n",
+                                                     "other.py": "pass\n"}, "initial code")
     yield repository
     repository.close()
 

@@ -15,24 +15,11 @@ from distenv.environment import logging_hook
 from distenv.environment.logging_setup import active_setup
 from distenv.environment.logging_streams import StreamToLogger
 from distenv.errors import ConfigurationError
+from helpers.logging_ini import pypet_logging_sections
 
 
-@pytest.fixture(autouse=True)
-def _no_setup_left():
-    """Every test leaves logging as it found it (handlers, levels, streams)."""
-    left = active_setup()
-    if left is not None:  # an Environment of an earlier test module
-        left.stop()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    stdout, stderr = sys.stdout, sys.stderr
-    yield
-    setup = active_setup()
-    if setup is not None:
-        setup.stop()
-    assert root.handlers == handlers and root.level == level
-    assert sys.stdout is stdout and sys.stderr is stderr
-    assert logging_hook.PER_RUN_HANDLERS == []
+#: Every test leaves logging as it found it (handlers, levels, streams).
+pytestmark = pytest.mark.usefixtures("logging_left_as_found")
 
 
 def make_env(name="logged", **keywords):
@@ -272,70 +259,8 @@ def test_per_run_files_are_only_made_for_runs_that_log():
     assert not os.path.exists("quiet")
 
 
-DEFAULT_INI = """\
-[loggers]
-keys=root
-
-[logger_root]
-handlers=file_main,file_error,stream
-level=INFO
-
-[formatters]
-keys=file,stream
-
-[formatter_file]
-format=%(asctime)s %(name)s %(levelname)-8s %(message)s
-
-[formatter_stream]
-format=%(processName)-10s %(name)s %(levelname)-8s %(message)s
-
-[handlers]
-keys=file_main, file_error, stream
-
-[handler_file_error]
-class=FileHandler
-level=ERROR
-args=('ini_logs/$traj/$env/ERROR.txt',)
-formatter=file
-
-[handler_file_main]
-class=FileHandler
-args=('ini_logs/$traj/$env/LOG.txt',)
-formatter=file
-
-[handler_stream]
-class=StreamHandler
-level=INFO
-args=(sys.stderr,)
-formatter=stream
-
-[multiproc_loggers]
-keys=root
-
-[multiproc_logger_root]
-handlers=file_main,file_error
-level=INFO
-
-[multiproc_formatters]
-keys=file
-
-[multiproc_formatter_file]
-format=%(asctime)s %(name)s %(levelname)-8s %(message)s
-
-[multiproc_handlers]
-keys=file_main,file_error
-
-[multiproc_handler_file_error]
-class=FileHandler
-level=ERROR
-args=('ini_logs/$traj/$env/$run_$proc_ERROR.txt',)
-formatter=file
-
-[multiproc_handler_file_main]
-class=FileHandler
-args=('ini_logs/$traj/$env/$run_$proc_LOG.txt',)
-formatter=file
-"""
+DEFAULT_INI = pypet_logging_sections("ini_logs", stream_level="INFO",
+                                     stream_args="(sys.stderr,)", separator=",")
 
 
 def test_ini_log_config_like_pypets_default_ini(capsys):

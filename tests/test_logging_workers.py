@@ -7,34 +7,18 @@ import logging
 import multiprocessing
 import os
 import pickle
-import sys
 from pathlib import Path
 
 import pytest
 
 from distenv import Environment
 from distenv.environment import logging_hook
-from distenv.environment.logging_setup import active_setup
 from distenv.environment.logging_worker import WorkerLoggingSpec, configure_worker_logging
 from distenv.executors import create_executor
 from tests.helpers.logging_children import log_in_worker, run_one, runs_in_worker
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("logging_left_as_found")]
 CHILD_TIMEOUT = 60
-
-
-@pytest.fixture(autouse=True)
-def _no_setup_left():
-    left = active_setup()
-    if left is not None:  # an Environment of an earlier test module
-        left.stop()
-    stdout, stderr = sys.stdout, sys.stderr
-    yield
-    setup = active_setup()
-    if setup is not None:
-        setup.stop()
-    assert sys.stdout is stdout and sys.stderr is stderr
-    assert logging_hook.PER_RUN_HANDLERS == []
 
 
 def in_child(target, *args, method="fork"):

@@ -12,10 +12,10 @@ import git
 import pytest
 
 from distenv import Environment, load_trajectory
-from distenv.environment.logging_setup import active_setup
 from distenv.errors import ConfigurationError, MissingDependencyError
+from helpers.git_repos import init_repository
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("logging_left_as_found")]
 SMT = os.path.join(os.path.dirname(sys.executable), "smt")
 
 SCRIPT = textwrap.dedent("""\
@@ -40,31 +40,12 @@ SCRIPT = textwrap.dedent("""\
 """)
 
 
-@pytest.fixture(autouse=True)
-def _stop_logging():
-    left = active_setup()
-    if left is not None:  # an Environment of an earlier test module
-        left.stop()
-    yield
-    setup = active_setup()
-    if setup is not None:
-        setup.stop()
-
-
 @pytest.fixture
 def project(tmp_path):
     """A git repository with the sweep script committed, and a Sumatra project in it."""
     folder = tmp_path / "project"
-    folder.mkdir()
-    repository = git.Repo.init(folder)
-    with repository.config_writer() as config:
-        config.set_value("user", "name", "Test Author")
-        config.set_value("user", "email", "author@example.org")
-    (folder / "sweep.py").write_text(SCRIPT)
-    (folder / ".gitignore").write_text(".smt/\nData/\nhdf5/\nlogs/\n")
-    repository.index.add(["sweep.py", ".gitignore"])
-    repository.index.commit("the sweep")
-    repository.close()
+    init_repository(folder, {"sweep.py": SCRIPT, ".gitignore": ".smt/\nData/\nhdf5/\nlogs/\n"},
+                    "the sweep").close()
     subprocess.run([SMT, "init", "labbook"], cwd=folder, check=True, timeout=120,
                    capture_output=True)
     return folder
