@@ -75,6 +75,10 @@ class PoolExecutor(SupervisedExecutor):
     its tasks that had not started run on another worker, and so do tiny tasks (under a
     millisecond) that finished in its last ~10 ms but whose results were not sent yet.
 
+    :meth:`terminate` kills the workers that hold a task (running, or queued in their pipe) and
+    asks the idle ones to exit normally, so their finalizers run; an idle worker still alive
+    :attr:`exit_grace` seconds later is killed.
+
     Example
     -------
     >>> with PoolExecutor(ncores=2) as pool:          # doctest: +SKIP

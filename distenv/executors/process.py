@@ -53,6 +53,14 @@ class ProcessExecutor(SupervisedExecutor):
     ------
     ConfigurationError
         An argument is out of range (before any process starts).
+
+    Notes
+    -----
+    There are no idle workers: a process holds its one task until it has sent the result, then
+    exits on its own. :meth:`terminate` kills the processes still running their task (the task
+    fails with :class:`~distenv.errors.WorkerDiedError`) and gives those that already sent
+    their result :attr:`exit_grace` seconds to finish exiting (their finalizers run), as
+    :meth:`shutdown` does.
     """
 
     name = "process"
