@@ -46,6 +46,7 @@ from distenv import Environment, PickleParameter, load_trajectory
 from distenv.environment.runner import RunLoop
 from distenv.errors import ConfigurationError, RunFailedError, WorkerDiedError
 from helpers.capabilities import EXECUTORS, Case, backends, cases
+from helpers.processes import child_pids
 
 #: Executors whose runs execute in worker processes.
 WORKER_EXECUTORS = backends(isolates_tasks=True)
@@ -63,27 +64,10 @@ def each(**wanted: bool):
 
 
 # -- processes --------------------------------------------------------------------------------
-#: multiprocessing's own long-lived helpers (started once per interpreter, by design).
-HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
-
-
-def live_children() -> set[int]:
-    """Children of this process that are alive or zombies (not yet reaped)."""
-    pids = set()
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if any(helper in " ".join(child.cmdline()) for helper in HELPERS):
-                continue
-            pids.add(child.pid)
-        except psutil.NoSuchProcess:
-            pass
-    return pids
-
-
 def assert_no_leftover_children(before: set[int], wait: float = 10.0) -> None:
     deadline = time.monotonic() + wait
     while True:
-        left = live_children() - before
+        left = child_pids(zombies=True) - before
         if not left:
             return
         if time.monotonic() > deadline:
@@ -93,7 +77,7 @@ def assert_no_leftover_children(before: set[int], wait: float = 10.0) -> None:
 
 @pytest.fixture
 def no_leftover_children():
-    before = live_children()
+    before = child_pids(zombies=True)
     yield
     assert_no_leftover_children(before)
 

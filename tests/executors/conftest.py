@@ -10,26 +10,7 @@ import pytest
 
 from distenv.executors import get_executor_class
 from helpers.capabilities import EXECUTORS, backends
-
-
-#: multiprocessing's own long-lived helpers (started once per interpreter, by design).
-HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
-
-
-def child_pids() -> set[int]:
-    """Live (non-zombie) children of this process, recursively, except multiprocessing's
-    resource tracker and fork server."""
-    pids = set()
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if child.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if any(helper in " ".join(child.cmdline()) for helper in HELPERS):
-                continue
-            pids.add(child.pid)
-        except psutil.NoSuchProcess:
-            pass
-    return pids
+from helpers.processes import child_pids
 
 
 def zombie_pids() -> set[int]:
