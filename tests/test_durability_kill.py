@@ -9,12 +9,8 @@ made that run durable. Set ``DISTENV_KILL_SEED`` to replay a sequence of kill mo
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -25,6 +21,7 @@ import tables
 from distenv import HDF5StorageService, Trajectory, load_trajectory
 from distenv.storage import journal, layout
 from helpers import kill_writer
+from helpers.kill_scaffolding import ChildProcess, kill_seed, stored_run_indices
 
 pytestmark = pytest.mark.kill
 
@@ -33,53 +30,11 @@ RUNS = 5000            # more than the killed writers can finish: the last one c
 KILLS = 30
 
 
-class Writer:
-    """A writer subprocess; a thread collects its stdout lines as they arrive."""
+class Writer(ChildProcess):
+    """A writer subprocess (``helpers/kill_writer.py``) and what its lines announce."""
 
     def __init__(self, args: list[str], log: Path):
-        self.stderr = open(log, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, str(WRITER), *args], stdout=subprocess.PIPE, stderr=self.stderr,
-            text=True, bufsize=1, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
-        self.lines: list[str] = []
-        self.changed = threading.Condition()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            with self.changed:
-                self.lines.append(line.strip())
-                self.changed.notify_all()
-
-    def wait_for(self, predicate, timeout: float) -> bool:
-        """Wait until ``predicate(lines)`` holds (or the writer ended)."""
-        deadline = time.monotonic() + timeout
-        with self.changed:
-            while not predicate(self.lines):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.process.poll() is not None:
-                    if not predicate(self.lines):
-                        print("writer %d (exit %s) said %s" % (
-                            self.process.pid, self.process.poll(), self.lines[-10:]))
-                        return False
-                    return True
-                self.changed.wait(min(remaining, 0.05))
-        return True
-
-    def kill(self) -> int:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-        code = self.process.wait(timeout=30)
-        self.reader.join(timeout=10)
-        self.stderr.close()
-        return code
-
-    def finish(self, timeout: float) -> int:
-        code = self.process.wait(timeout=timeout)
-        self.reader.join(timeout=10)
-        self.stderr.close()
-        return code
+        super().__init__([str(WRITER), *args], log)
 
     def acknowledged(self) -> set[int]:
         return {int(line.split()[1]) for line in self.lines if line.startswith("A ")}
@@ -93,25 +48,9 @@ class Writer:
 
 
 @pytest.fixture
-def writers():
+def writers(spawn):
     """Start writers through this; whatever is still running at the end is killed."""
-    started: list[Writer] = []
-
-    def start(args: list[str], log: Path) -> Writer:
-        writer = Writer(args, log)
-        started.append(writer)
-        return writer
-
-    yield start
-    for writer in started:
-        if writer.process.poll() is None:
-            writer.kill()
-
-
-def _seed() -> int:
-    seed = int(os.environ.get("DISTENV_KILL_SEED", time.time_ns() % 100000))
-    print("kill test seed: DISTENV_KILL_SEED=%d" % seed)
-    return seed
+    return lambda args, log: spawn(Writer, args, log)
 
 
 def _log_text(log: Path) -> str:
@@ -119,36 +58,6 @@ def _log_text(log: Path) -> str:
 
 
 # -- what must hold after every kill ---------------------------------------------------------
-def read_everything(path: Path, name: str) -> dict[str, list[int]]:
-    """Open the file with plain PyTables, read every node, and return the run indices of every
-    run table / column / irregular index in it and in the journal shards not yet compacted
-    into it (a shard listed in the file's journal log was compacted; its removal may have been
-    interrupted, and it must not count twice)."""
-    found: dict[str, list[int]] = {}
-
-    def collect(group):
-        if layout.RUN_TABLE in group:
-            found.setdefault("run_table", []).extend(
-                group._f_get_child(layout.RUN_TABLE).col("index").tolist())
-        for table in layout.iter_column_tables(group):
-            found.setdefault(table._v_attrs[layout.COLUMN_ATTR], []).extend(
-                table.col(layout.INDEX_COLUMN).tolist())
-        for key, index, _ in layout.read_irregular_index(group):
-            found.setdefault("irregular " + key, []).append(index)
-
-    with tables.open_file(str(path)) as h5:
-        for leaf in h5.walk_nodes("/", "Leaf"):
-            leaf.read()
-        group = h5.get_node("/" + name)
-        compacted = layout.read_journal_log(group)
-        collect(group)
-    for shard in journal.list_shards(journal.journal_dir(path, name)):
-        if shard.name not in compacted:
-            with tables.open_file(str(shard)) as h5:
-                collect(h5.get_node("/" + name))
-    return found
-
-
 def _renamed_after_ack(lines: list[str], filename: str) -> bool:
     acks = [position for position, line in enumerate(lines) if line.startswith("A ")]
     return bool(acks) and "w " + filename in lines[acks[0]:]
@@ -170,7 +79,7 @@ def check_files(path: Path, acknowledged: set[int], runs: int) -> set[int]:
     if not path.exists():
         assert not acknowledged, "runs were acknowledged but the file does not exist"
         return set()
-    stored = read_everything(path, name)
+    stored = stored_run_indices(path, name)
     for where, indices in stored.items():
         assert len(indices) == len(set(indices)), "a run is stored twice in %s" % where
     loaded = load_trajectory(name=name, filename=str(path))
@@ -200,7 +109,7 @@ def check_files(path: Path, acknowledged: set[int], runs: int) -> set[int]:
 # -- the tests -----------------------------------------------------------------------------------
 @pytest.mark.timeout(300)
 def test_random_kills_then_a_new_process_finishes(tmp_path, writers):
-    rng = random.Random(_seed())
+    rng = random.Random(kill_seed())
     path = tmp_path / "killed.hdf5"
     log = tmp_path / "writers.log"
     acknowledged: set[int] = set()
@@ -269,7 +178,7 @@ def test_random_kills_then_a_new_process_finishes(tmp_path, writers):
     assert final.acknowledged() | present == set(range(RUNS))
     present = check_files(path, acknowledged | final.acknowledged(), RUNS)
     assert present == set(range(RUNS))
-    for where, indices in read_everything(path, kill_writer.TRAJECTORY).items():
+    for where, indices in stored_run_indices(path, kill_writer.TRAJECTORY).items():
         if not where.startswith("irregular"):
             assert sorted(indices) == list(range(RUNS)), where
     assert load_trajectory(filename=str(path)).f_is_completed()
@@ -308,7 +217,7 @@ def _check_created(folder: Path, finished: set[int]) -> int:
 def test_kill_while_creating_and_extending_files(tmp_path, writers):
     """Kills during first stores (file creation) and stores that add to an existing file:
     no unreadable file under a final name, ever."""
-    rng = random.Random(_seed())
+    rng = random.Random(kill_seed())
     folder = tmp_path / "created"
     folder.mkdir()
     log = tmp_path / "create.log"

@@ -18,14 +18,10 @@ import argparse
 import os
 import pickle
 import random
-import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import numpy as np
 
 NAME = "resumed"
 FIRST_RUNS, EXTRA_RUNS = 1500, 500
@@ -112,65 +108,24 @@ import pytest  # noqa: E402  (the script above must not need pytest)
 import tables  # noqa: E402
 
 from distenv import load_trajectory  # noqa: E402
-from distenv.storage import journal, layout  # noqa: E402
+from distenv.storage import journal  # noqa: E402
+from helpers.kill_scaffolding import ChildProcess, kill_seed, stored_run_indices  # noqa: E402
 
 SCRIPT = Path(__file__)
 
 
-class Attempt:
-    """One sweep/resume subprocess in its own process group; stdout collected by a thread."""
+class Attempt(ChildProcess):
+    """One sweep/resume subprocess in its own process group (:meth:`kill` kills the group:
+    the sweep and any worker it started)."""
 
     def __init__(self, args: list[str], log: Path):
-        self.log = open(log, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=self.log,
-            text=True, start_new_session=True,
-            env=dict(os.environ, OPENBLAS_NUM_THREADS="1", DISTENV_RESUME_TEST_SLEEP="0.01"))
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.running = threading.Event()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line.strip())
-            self.ready.set()
-            if line.strip() == "J":
-                self.running.set()
-        self.ready.set()
-        self.running.set()
-
-    def kill_group(self) -> None:
-        """SIGKILL the whole process group (the sweep and any worker it started)."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=60)
-        self.reader.join(timeout=10)
-        self.log.close()
-
-    def finish(self, timeout: float) -> int:
-        code = self.process.wait(timeout=timeout)
-        self.reader.join(timeout=10)
-        self.log.close()
-        return code
+        super().__init__([str(SCRIPT), *args], log, own_group=True,
+                         env={"DISTENV_RESUME_TEST_SLEEP": "0.01"})
 
 
 @pytest.fixture
-def attempts():
-    started: list[Attempt] = []
-
-    def start(args: list[str], log: Path) -> Attempt:
-        attempt = Attempt(args, log)
-        started.append(attempt)
-        return attempt
-
-    yield start
-    for attempt in started:
-        if attempt.process.poll() is None:
-            attempt.kill_group()
+def attempts(spawn):
+    return lambda args, log: spawn(Attempt, args, log)
 
 
 def reference(folder: Path) -> dict:
@@ -192,42 +147,12 @@ def summaries(traj) -> dict:
             if name.startswith("results.summary.")}
 
 
-def stored_run_indices(path: Path) -> dict[str, list[int]]:
-    """Run indices of every run table, column and irregular index in the main file and in the
-    journal shards not compacted into it; every leaf of the main file is read (plain PyTables)."""
-    found: dict[str, list[int]] = {}
-
-    def collect(group) -> None:
-        if layout.RUN_TABLE in group:
-            found.setdefault("run_table", []).extend(
-                group._f_get_child(layout.RUN_TABLE).col("index").tolist())
-        for table in layout.iter_column_tables(group):
-            found.setdefault(table._v_attrs[layout.COLUMN_ATTR], []).extend(
-                table.col(layout.INDEX_COLUMN).tolist())
-        for key, index, _ in layout.read_irregular_index(group):
-            found.setdefault("irregular " + key, []).append(index)
-
-    with tables.open_file(str(path)) as h5:
-        for leaf in h5.walk_nodes("/", "Leaf"):
-            leaf.read()
-        if "/" + NAME not in h5:
-            return found
-        group = h5.get_node("/" + NAME)
-        compacted = layout.read_journal_log(group)
-        collect(group)
-    for shard in journal.list_shards(journal.journal_dir(path, NAME)):
-        if shard.name not in compacted:
-            with tables.open_file(str(shard)) as h5:
-                collect(h5.get_node("/" + NAME))
-    return found
-
-
 def check_after_kill(path: Path, expected: dict) -> int:
     """The file opens, nothing is stored twice, every completed run has the reference values.
     Returns the number of completed runs."""
     if not path.exists():
         return 0
-    stored = stored_run_indices(path)
+    stored = stored_run_indices(path, NAME, missing_ok=True)
     for where, indices in stored.items():
         assert len(indices) == len(set(indices)), "a run is stored twice in %s" % where
     with tables.open_file(str(path)) as h5:
@@ -247,9 +172,7 @@ def check_after_kill(path: Path, expected: dict) -> int:
 
 
 def kill_and_resume(folder: Path, attempts, pool: bool) -> None:
-    seed = int(os.environ.get("DISTENV_KILL_SEED", time.time_ns() % 100000))
-    print("kill test seed: DISTENV_KILL_SEED=%d" % seed)
-    rng = random.Random(seed)
+    rng = random.Random(kill_seed())
     expected = reference(folder / "reference")
     work = folder / "killed"
     work.mkdir()
@@ -263,13 +186,13 @@ def kill_and_resume(folder: Path, attempts, pool: bool) -> None:
     for number in range(KILLS):
         kind = "resume" if any(snapshots.glob("round_*.dill")) else "sweep"
         attempt = attempts([kind, str(work), *extra], log)
-        assert attempt.ready.wait(120), "attempt %d never started: %s" % (number, log.read_text())
+        assert attempt.wait_for_output(bool, 120), "attempt %d never started: %s" % (number, log.read_text())
         if rng.random() < 0.3:  # while loading, compacting, snapshotting
             time.sleep(rng.uniform(0.0, 1.0))
         else:  # while making runs and acknowledging them
-            assert attempt.running.wait(120), "attempt %d made no run" % number
+            assert attempt.wait_for_output(lambda lines: "J" in lines, 120), "attempt %d made no run" % number
             time.sleep(rng.uniform(0.0, 1.5))
-        attempt.kill_group()
+        attempt.kill()
         kinds[kind] += 1
         if "DONE" in attempt.lines:
             break
@@ -282,7 +205,7 @@ def kill_and_resume(folder: Path, attempts, pool: bool) -> None:
     assert "DONE" in final.lines
 
     # every run exactly once, with the reference's values
-    stored = stored_run_indices(path)
+    stored = stored_run_indices(path, NAME)
     total = FIRST_RUNS + EXTRA_RUNS
     assert sorted(stored["run_table"]) == list(range(total))
     for where, indices in stored.items():
