@@ -260,6 +260,7 @@ def write_shard(path: Path, trajectory_name: str, batch: RunBatch, ctx: Context)
         group = h5.create_group("/", trajectory_name)
         group._v_attrs[layout.FORMAT_ATTR] = 1
         group._v_attrs.SHARD = True
+        layout.start_column_index(group)
         batch.write(h5, group, ctx)
 
 

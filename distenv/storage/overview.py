@@ -93,13 +93,10 @@ def _leaf_row(leaf: Any) -> tuple:
 
 def _per_run_rows(group: tables.Group) -> list[tuple]:
     rows = []
-    for branch in ("results", "derived_parameters"):  # runs add only these
-        if branch not in group:
-            continue
-        for table in layout.iter_column_tables(group._f_get_child(branch)):
-            attrs = table._v_attrs
-            rows.append((attrs[layout.COLUMN_ATTR], attrs[layout.LEAF_ATTR],
-                         attrs[layout.COMMENT_ATTR]))
+    for table in layout.iter_column_tables(group):
+        attrs = table._v_attrs
+        rows.append((attrs[layout.COLUMN_ATTR], attrs[layout.LEAF_ATTR],
+                     attrs[layout.COMMENT_ATTR]))
     if layout.IRREGULAR_INDEX in group:  # keys held only per run (dicts, frames, ...)
         index = group._f_get_child(layout.IRREGULAR_INDEX)
         keys, first = np.unique(index.col("key"), return_index=True)

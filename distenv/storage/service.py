@@ -225,6 +225,7 @@ class HDF5StorageService:
             group = h5.root._f_get_child(traj._name)
         else:
             group = h5.create_group("/", traj._name, title=traj._comment[:255])
+            layout.start_column_index(group)
         attrs = group._v_attrs
         attrs[layout.FORMAT_ATTR] = 1
         attrs.NAME = traj._name
