@@ -81,8 +81,8 @@ def build(folder: Path, settings: dict):
 def main() -> None:
     mode, folder, settings = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
     if crash_requested("store"):  # after post-processing snapshotted the next round
-        from distenv.environment.environment import Environment
-        Environment._after_postprocessing = lambda self: crash_now()
+        from distenv.environment.rounds import Rounds
+        Rounds._after_postprocessing = lambda self: crash_now()
     if crash_requested("finish"):  # everything stored, snapshots not yet deleted
         from distenv.environment.resume import ResumeKeeper
         ResumeKeeper.finish = lambda self: crash_now()

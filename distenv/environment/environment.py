@@ -7,10 +7,9 @@ Every keyword is documented in ``docs/environment.md`` (generated from the same 
 from __future__ import annotations
 
 import inspect
-import itertools
 import logging
 import time
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from distenv.environment import keywords as keyword_table
 from distenv.environment.aliases import install_method_aliases
@@ -19,12 +18,11 @@ from distenv.environment.git_integration import commit_code
 from distenv.environment.logging_setup import LoggingSetup
 from distenv.environment.logging_worker import WorkerLoggingSpec
 from distenv.environment.options import translate
-from distenv.environment.postprocessing import (Call, interpret_postproc_return, make_call,
-                                                parse_pipeline_return)
+from distenv.environment.postprocessing import Call, make_call, parse_pipeline_return
 from distenv.environment.provenance import (EnvironmentIdentity, add_environment_config,
                                             make_identity, tag_trajectory)
-from distenv.environment.resume import (Batch, ResumeKeeper, ResumePlan, plan_resume,
-                                        resolve_folder)
+from distenv.environment.resume import ResumeKeeper, ResumePlan, plan_resume, resolve_folder
+from distenv.environment.rounds import Rounds
 from distenv.environment.runner import RunLoop
 from distenv.environment.snapshot import snapshot_dir
 from distenv.environment.specs import EnvironmentOptions
@@ -318,7 +316,8 @@ class Environment:
     @recorded_in_sumatra
     def _run_rounds(self, job: Call, mapped: bool, resumed: ResumePlan | None = None
                     ) -> list[tuple[int, Any]]:
-        """Make the runs, then post-process; repeat while post-processing adds runs.
+        """Make the runs, then post-process; repeat while post-processing adds runs
+        (:class:`~distenv.environment.rounds.Rounds`).
 
         ``resumed`` continues a crashed sweep where :func:`~.resume.plan_resume` found it.
         """
@@ -327,64 +326,28 @@ class Environment:
                                      "makes no runs; create it with do_single_runs=True")
         traj, loop = self._traj, self._loop
         loop.worker_logging = self.worker_logging  # workers set up logging like this process
-        iterators = _iterators(job) if mapped else None
         if resumed is not None:
-            keeper, results, batch = resumed.keeper, list(resumed.results), resumed.batch
+            rounds = Rounds(traj, loop, self._options, job, self._postprocessing, mapped,
+                            resumed.keeper)
             if resumed.finished:
-                keeper.finish()
-                return results
+                resumed.keeper.finish()
+                return list(resumed.results)
+            batch, results = resumed.batch, list(resumed.results)
         else:
             indices = loop.pending()
             if not indices:
                 logger.warning("every run of trajectory %r is completed already; nothing to run "
                                "(expand the trajectory to add runs)", traj.v_name)
                 return []
-            batch = Batch(indices, *_arguments(len(indices), job, iterators))
-            results = []
-            keeper = self._resume_keeper(mapped)
-            if keeper is not None:
-                keeper.start(traj, job, self._postprocessing, batch)
-        while True:
-            if batch.indices:
-                function = job.function if keeper is None else keeper.recording(job.function)
-                results.extend(loop.execute(loop.specs(batch.indices, function, batch.args,
-                                                       batch.kwargs), len(batch.indices)))
-                if not self._options.executor.immediate_postproc:  # else: in finish order
-                    results.sort(key=lambda pair: pair[0])
-            post = self._postprocessing
-            if post is None:
-                break
-            length = len(traj)
-            returned = interpret_postproc_return(
-                post.function(traj, list(results), *post.args, **post.kwargs))
-            if returned.expand:
-                traj.f_expand(returned.expand)
-            if returned.job_args is not None or returned.job_kwargs is not None:
-                job = job.with_arguments(returned.job_args, returned.job_kwargs)
-                iterators = _iterators(job) if mapped else None
-            self._postprocessing = post.with_arguments(returned.postproc_args,
-                                                       returned.postproc_kwargs)
-            batch = None
-            if len(traj) != length:
-                indices = loop.pending()
-                batch = Batch(indices, *_arguments(len(indices), job, iterators))
-            if keeper is not None:  # before the store: marker and expansion are stored together
-                keeper.postprocessed(traj, job, self._postprocessing, batch)
-            self._after_postprocessing()
-            if batch is None:
-                break
-        if keeper is not None:
-            keeper.finish()
-        return results
-
-    def _after_postprocessing(self) -> None:
-        """Store what post-processing added; with ``clean_up_runs`` drop run data from memory."""
-        traj = self._traj
-        if self._options.run.automatic_storing:
-            traj.f_store()
-        if self._options.run.clean_up_runs:
-            for run_name in traj.f_get_run_names():
-                traj._remove_run_nodes(run_name)
+            rounds = Rounds(traj, loop, self._options, job, self._postprocessing, mapped,
+                            self._resume_keeper(mapped))
+            batch, results = rounds.batch(indices), []
+            if rounds.keeper is not None:
+                rounds.keeper.start(traj, job, self._postprocessing, batch)
+        try:
+            return rounds.run(batch, results)
+        finally:
+            self._postprocessing = rounds.postprocessing
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -420,42 +383,6 @@ def _check_name_is_free(traj: Trajectory) -> None:
         raise TrajectoryExistsError(
             "trajectory %r already exists in %s; choose another name, use add_time=True, or "
             "pass overwrite_file=True to replace the whole file" % (traj.v_name, where))
-
-
-def _iterators(job: Call) -> tuple[list[Iterator], dict[str, Iterator]]:
-    def iterate(what: str, value: Any) -> Iterator:
-        try:
-            return iter(value)
-        except TypeError:
-            raise ConfigurationError("run_map needs an iterable for each argument; %s is %r"
-                                     % (what, value)) from None
-    return ([iterate("positional argument %d" % (number + 1), value)
-             for number, value in enumerate(job.args)],
-            {name: iterate("keyword argument %r" % name, value)
-             for name, value in job.kwargs.items()})
-
-
-def _arguments(count: int, job: Call, iterators: Any) -> tuple[list[tuple], list[dict]]:
-    """Arguments of the next ``count`` runs: the same each time, or drawn from iterators."""
-    if iterators is None:
-        return [job.args] * count, [job.kwargs] * count
-    positional, named = iterators
-
-    def take(what: str, iterator: Iterator) -> list:
-        values = list(itertools.islice(iterator, count))
-        if len(values) < count:
-            raise ConfigurationError("run_map: %s has only %d more value(s) but %d run(s) need "
-                                     "one each; no run of this batch was started"
-                                     % (what, len(values), count))
-        return values
-    columns = [take("positional argument %d" % (number + 1), iterator)
-               for number, iterator in enumerate(positional)]
-    keyword_columns = {name: take("keyword argument %r" % name, iterator)
-                       for name, iterator in named.items()}
-    per_args = [tuple(column[i] for column in columns) for i in range(count)]
-    per_kwargs = [{name: column[i] for name, column in keyword_columns.items()}
-                  for i in range(count)]
-    return per_args, per_kwargs
 
 
 def _signature() -> inspect.Signature:

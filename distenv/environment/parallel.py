@@ -16,15 +16,17 @@ from __future__ import annotations
 import contextlib
 import gc
 import pickle
+import queue
 import signal
 import threading
 import time
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, Future
 from typing import Any, Iterator, Sequence
 
 from distenv.constants import RUN_FAILED
 from distenv.environment.worker import HOST, RunOutcome, RunSpec, execute_run
-from distenv.errors import RunTimeoutError
+from distenv.errors import ConfigurationError, RunTimeoutError
+from distenv.executors import frozen
 from distenv.modes import create_mode
 from distenv.modes.local import LocalMode
 
@@ -39,6 +41,44 @@ def _run_sent(traj: Any, worker_side: Any, index: int, job: Any, args: tuple,
               kwargs: dict) -> RunOutcome:
     """A run whose job and arguments came with the task."""
     return _finish(traj, worker_side, execute_run(traj, RunSpec(index, job, args, kwargs, True)))
+
+
+def _run_in_round(copy: "TrajectoryCopy", base_key: str, frozen_key: str | None, index: int,
+                  job: Any, args: tuple, kwargs: dict) -> RunOutcome:
+    """A run of a round that post-processing added while the workers already ran: it uses the
+    trajectory as post-processing left it (``copy``), not the one the worker was forked with.
+    ``job`` ``None`` takes the frozen job and arguments (``freeze_input``)."""
+    _, (traj, worker_side), _ = frozen.lookup(base_key)
+    if job is None:
+        _, (_, _, job, args, kwargs), _ = frozen.lookup(frozen_key)
+    round_traj = copy.trajectory(traj)
+    return _finish(round_traj, worker_side,
+                   execute_run(round_traj, RunSpec(index, job, args, dict(kwargs), True)))
+
+
+class TrajectoryCopy:
+    """The trajectory pickled once in the main process, unpickled once per worker process.
+
+    ``pickled`` is ``None`` when the trajectory cannot be pickled and the executor forks a
+    process per run from the live trajectory (which then is what the run gets).
+    """
+
+    def __init__(self, pickled: bytes | None):
+        self.pickled = pickled
+        self._unpickled: Any = None
+
+    def __getstate__(self) -> dict:
+        return {"pickled": self.pickled}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["pickled"])
+
+    def trajectory(self, inherited: Any) -> Any:
+        if self.pickled is None:
+            return inherited
+        if self._unpickled is None:
+            self._unpickled = pickle.loads(self.pickled)
+        return self._unpickled
 
 
 def _finish(traj: Any, worker_side: Any, outcome: RunOutcome) -> RunOutcome:
@@ -153,6 +193,174 @@ def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, m
                 executor.shutdown(wait=True)  # workers exit normally and flush their journals
             else:
                 executor.terminate()
+
+
+class RunStream:
+    """Runs in worker processes, as a stream that takes more runs while it flows.
+
+    Used for ``immediate_postproc``: :meth:`add` hands runs to the executor at once (each a
+    task of its own, so a round added later starts as soon as a worker is free, in between
+    the last runs of the previous round); :meth:`next_outcome` returns the next run to finish,
+    whichever round it belongs to, and ``None`` once no run is outstanding. A context manager:
+    leaving it shuts the executor down (or kills what still runs after an error or a stop) and
+    lets the storage mode acknowledge what its workers stored.
+
+    The first :meth:`add` runs on the trajectory the workers are forked with. Runs added later
+    (after post-processing changed the trajectory) carry a pickled copy of the trajectory as
+    it is then, handed to each worker once.
+
+    Raises
+    ------
+    ConfigurationError
+        (:meth:`add`) a later round on an executor with long-lived workers, and a trajectory
+        that cannot be pickled.
+    """
+
+    #: Backends that fork a new process per run from the live trajectory.
+    FORK_PER_RUN = ("process",)
+
+    def __init__(self, traj: Any, executor_spec: Any, mode_spec: Any, service: Any,
+                 env_hash: str, storing: bool, worker_logging: Any = None):
+        self.traj = traj
+        self._spec = executor_spec
+        self.mode = create_mode(mode_spec) if storing else LocalMode(mode_spec)
+        self.executor = make_executor(executor_spec, worker_logging)
+        # post-processing mid-stream loads the runs reported so far: workers that journal
+        # their own runs acknowledge each one before reporting it
+        self.mode.ack_each_run = True
+        if hasattr(self.executor, "prefetch"):
+            # a pool worker holds one run at a time: a run queued behind a long one on a busy
+            # worker would wait for it while another worker idles -- and a run added by
+            # post-processing must start as soon as any worker is free
+            self.executor.prefetch = 1
+        #: Worker processes (runs that can execute at once).
+        self.workers = int(getattr(self.executor, "ncores", 1) or 1)
+        self._worker_side = self.mode.start(traj, service, env_hash, self.workers)
+        self._base = self.executor.freeze(_run_sent, traj, self._worker_side)
+        self._frozen: tuple | None = None  # (handle, job, args, kwargs) with freeze_input
+        self._round_call: Any = None
+        self._rounds = 0
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._index_of: dict[Future, int] = {}
+        #: Runs handed to the executor whose outcome has not been returned yet.
+        self.outstanding = 0
+        #: Every run index handed to the executor by this stream.
+        self.submitted: set[int] = set()
+        self._gc_interval = mode_spec.gc_interval if isinstance(self.mode, LocalMode) else None
+        self._returned = 0
+        self._graceful = GracefulExit(executor_spec.graceful_exit,
+                                      getattr(self.executor, "stop_submitting", lambda: None))
+
+    @property
+    def interrupted(self) -> bool:
+        """``graceful_exit``: CTRL+C stopped new runs."""
+        return self._graceful.interrupted
+
+    def __enter__(self) -> "RunStream":
+        self._graceful.__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._graceful.__exit__(exc_type, exc, tb)
+        clean = exc_type is None and self.outstanding == 0
+        with contextlib.ExitStack() as cleanup:
+            cleanup.callback(self.mode.finish if clean else self.mode.abort)
+            if clean:
+                self.executor.shutdown(wait=True)  # workers exit and flush their journals
+            else:
+                self.executor.terminate()
+
+    def add(self, specs: Sequence[RunSpec]) -> None:
+        """Hand ``specs`` to the executor now."""
+        specs = list(specs)
+        if not specs:
+            return
+        executor = self.executor
+        later_round = self._rounds > 0
+        self._rounds += 1
+        if not later_round and self._spec.freeze_input:
+            first = specs[0]
+            if all(spec.job is first.job and spec.args is first.args and
+                   spec.kwargs is first.kwargs for spec in specs):
+                handle = executor.freeze(_run_frozen, self.traj, self._worker_side, first.job,
+                                         first.args, dict(first.kwargs))
+                self._frozen = (handle, first.job, first.args, first.kwargs)
+        if later_round:
+            self._round_call = executor.freeze(
+                _run_in_round, self._copy(), self._base.key,
+                None if self._frozen is None else self._frozen[0].key)
+        for spec in specs:
+            frozen_input = self._frozen is not None and spec.job is self._frozen[1] and \
+                spec.args is self._frozen[2] and spec.kwargs is self._frozen[3]
+            if self._round_call is not None:
+                function = self._round_call
+                arguments = (spec.run_index, None, None, None) if frozen_input else \
+                    (spec.run_index, spec.job, spec.args, dict(spec.kwargs))
+            elif frozen_input:
+                function, arguments = self._frozen[0], (spec.run_index,)
+            else:
+                function = self._base
+                arguments = (spec.run_index, spec.job, spec.args, dict(spec.kwargs))
+            future = executor.submit_task(function, arguments, task_id=spec.run_index)
+            self._index_of[future] = spec.run_index
+            self.submitted.add(spec.run_index)
+            self.outstanding += 1
+            future.add_done_callback(self._done.put)
+
+    def _copy(self) -> TrajectoryCopy:
+        """The trajectory for runs of a later round, without the stored per-run data it can
+        read from the file (its lazy column readers are not for sending)."""
+        traj = self.traj
+        columns, traj._run_columns = traj._run_columns, {}
+        try:
+            return TrajectoryCopy(pickle.dumps(traj, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception as exc:  # noqa: BLE001 -- pickling raises many kinds
+            if getattr(self.executor, "name", None) in self.FORK_PER_RUN:
+                return TrajectoryCopy(None)
+            raise ConfigurationError(
+                "immediate_postproc: post-processing added runs while the pool's workers still "
+                "ran; they need the trajectory as post-processing left it, but trajectory %r "
+                "cannot be pickled (%s: %s); use use_pool=False (a process per run forks from "
+                "the live trajectory), immediate_postproc=False, or keep unpicklable objects "
+                "out of the trajectory" % (traj.v_name, type(exc).__name__, exc)) from exc
+        finally:
+            traj._run_columns = columns
+
+    def next_outcome(self) -> RunOutcome | None:
+        """The next run to finish (failed ones included); ``None`` when none is outstanding.
+
+        Runs cancelled by a graceful exit are skipped (they stay pending).
+
+        Raises
+        ------
+        StorageError
+            The QUEUE/PIPE writer process died.
+        """
+        check = getattr(self.mode, "check", None)
+        while self.outstanding:
+            try:
+                future = self._done.get(timeout=0.5)
+            except queue.Empty:
+                if check is not None:
+                    check()
+                continue
+            self.outstanding -= 1
+            index = self._index_of.pop(future)
+            if check is not None:
+                check()
+            if future.cancelled():
+                continue
+            error = future.exception()
+            if isinstance(error, CancelledError):
+                continue  # never started: graceful exit
+            self._returned += 1
+            if self._gc_interval and self._returned % self._gc_interval == 0:
+                gc.collect()  # LOCAL: the main process stored the run
+            return future.result() if error is None else _failed_outcome(index, error)
+        return None
+
+    def raise_if_interrupted(self) -> None:
+        self._graceful.raise_if_interrupted()
 
 
 def _failed_outcome(index: int, error: BaseException) -> RunOutcome:

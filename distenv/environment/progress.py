@@ -139,6 +139,13 @@ class ProgressReporter:
         elif self._print_to is not None:
             print(self.line(), file=self._print_to, flush=True)
 
+    def extend(self, runs: int) -> None:
+        """The batch grew by ``runs`` (post-processing added runs while others still ran)."""
+        self.total += runs
+        if self._bar is not None:
+            self._bar.total = self.total
+            self._bar.refresh()
+
     def close(self) -> None:
         """Finish the bar and give console log handlers their streams back."""
         if self._bar is not None:

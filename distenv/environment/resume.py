@@ -253,9 +253,28 @@ def plan_resume(directory: Path, delete_when_done: bool) -> ResumePlan:
     if not pending and latest.postprocessing is None:
         plan.finished = True
         return plan
-    args, kwargs = latest.arguments_of(pending)
+    args, kwargs = arguments_of(rounds, pending)
     plan.batch = Batch(pending, args, kwargs)
     return plan
+
+
+def arguments_of(rounds: list[RoundSnapshot], indices: list[int]
+                 ) -> tuple[list[tuple], list[dict]]:
+    """Per-run arguments of ``indices``, each from the newest round that makes it.
+
+    With ``immediate_postproc`` a round starts while runs of the previous one still execute,
+    so a crash can leave runs of several rounds pending; each keeps its round's arguments.
+    Runs of no round (made pending by hand) get the newest round's.
+    """
+    latest = rounds[-1]
+    owner = {int(index): snapshot for snapshot in rounds for index in snapshot.indices.tolist()}
+    args: list[tuple] = []
+    kwargs: list[dict] = []
+    for index in indices:
+        one_args, one_kwargs = owner.get(index, latest).arguments_of([index])
+        args.append(one_args[0])
+        kwargs.append(one_kwargs[0])
+    return args, kwargs
 
 
 def load(snapshot: RoundSnapshot) -> Trajectory:

@@ -15,15 +15,17 @@ propagates unchanged.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Sequence
-
+import contextlib
 import logging
+from typing import Any, Iterable, Iterator, Sequence
 
 from distenv.environment.parallel import GracefulExit, is_timeout
 from distenv.environment.progress import ProgressReporter
 from distenv.environment.specs import ExecutorSpec, ProgressSpec, RunSettings, StorageModeSpec
 from distenv.environment.worker import RunOutcome, RunSpec, execute_run
+from distenv.constants import RUN_FAILED
 from distenv.errors import RunFailedError, WorkerDiedError
+from distenv.storage.runrows import drop_superseded_of
 
 logger = logging.getLogger("distenv")
 
@@ -122,46 +124,29 @@ class RunLoop:
         RunFailedError
             After storing everything, if a run failed.
         """
-        traj = self.traj
-        storing = self.settings.automatic_storing
-        journal = None
-        if storing:
-            traj.f_store()
-            journal = traj.v_storage_service.run_journal(traj, self.env_hash)
-        unlocked = [parameter for parameter in traj.f_get_parameters().values()
-                    if not parameter.v_locked]
-        traj.f_lock_parameters()
-        results: list[tuple[int, Any]] = []
-        failure: RunOutcome | None = None
-        progress = ProgressReporter(self.progress, total, traj.v_name)
+        sweep = self.begin(total)
         try:
             for outcome in outcomes:
-                self._record(outcome, journal)
-                progress.advance()
-                if outcome.failed:
-                    if is_timeout(outcome):
-                        logger.warning("run %d of %r exceeded the timeout; it is marked failed "
-                                       "and the sweep goes on", outcome.run_index, traj.v_name)
-                        continue
-                    failure = outcome
+                if not sweep.record(outcome):
                     break
-                results.append((outcome.run_index, outcome.value))
         finally:
-            progress.close()
             if hasattr(outcomes, "close"):
                 outcomes.close()
-            for parameter in unlocked:
-                parameter.f_unlock()
-            if journal is not None:
-                journal.close()
-                traj.f_store()
-        if journal is not None:
-            results = self._acknowledged(results)
-        if failure is not None:
-            raise self._failed(failure, len(results)) from failure.exception
-        if not finish_order:
-            results.sort(key=lambda pair: pair[0])
-        return results
+            sweep.close()
+        return sweep.finish(finish_order)
+
+    def begin(self, total: int) -> "Sweep":
+        """Start the bookkeeping of ``total`` runs (first store, journal, parameter lock)."""
+        return Sweep(self, total)
+
+    def stream(self) -> Any:
+        """A :class:`~distenv.environment.parallel.RunStream` on this loop's executor: runs
+        may be added while others execute (``immediate_postproc``)."""
+        from distenv.environment.parallel import RunStream
+        storing = self.settings.automatic_storing
+        service = self.traj.v_storage_service if storing else None
+        return RunStream(self.traj, self.executor, self.storage_mode, service, self.env_hash,
+                         storing, self.worker_logging)
 
     def _acknowledged(self, results: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
         """``results`` without runs the file does not hold as completed.
@@ -208,3 +193,104 @@ class RunLoop:
         error_class = WorkerDiedError if isinstance(outcome.exception, WorkerDiedError) else \
             RunFailedError
         return error_class(message, run_index=index, remote_traceback=outcome.error)
+
+
+class Sweep:
+    """The bookkeeping around one stream of run outcomes (:meth:`RunLoop.drive`, and the
+    rounds of ``immediate_postproc`` that post-processing extends while runs execute).
+
+    Made by :meth:`RunLoop.begin`: stores the trajectory (with ``automatic_storing``), opens
+    the main process's journal, locks the parameters and starts the progress report.
+    :meth:`record` stores each outcome, :meth:`paused` lets post-processing work on the
+    trajectory mid-stream, :meth:`close` undoes the set-up and stores, :meth:`finish` returns
+    the results or raises the failure.
+    """
+
+    def __init__(self, loop: RunLoop, total: int):
+        self.loop = loop
+        traj = self.traj = loop.traj
+        self.journal: Any = None
+        if loop.settings.automatic_storing:
+            traj.f_store()
+            self.journal = traj.v_storage_service.run_journal(traj, loop.env_hash)
+        self._unlocked = self._lock_parameters()
+        # runs that failed before and are made again leave two rows in the stored run table
+        self._remakes_failed = bool((traj._run_table.status == RUN_FAILED).any())
+        #: ``(run_index, value)`` of the completed runs, in the order they were recorded.
+        self.results: list[tuple[int, Any]] = []
+        #: The failed run that stopped the sweep, if any.
+        self.failure: RunOutcome | None = None
+        self.progress = ProgressReporter(loop.progress, total, traj.v_name)
+
+    def _lock_parameters(self) -> list[Any]:
+        """Lock every parameter; return those that were not locked (unlocked again later)."""
+        traj = self.traj
+        unlocked = [parameter for parameter in traj.f_get_parameters().values()
+                    if not parameter.v_locked]
+        traj.f_lock_parameters()
+        return unlocked
+
+    def _unlock_parameters(self) -> None:
+        for parameter in self._unlocked:
+            parameter.f_unlock()
+        self._unlocked = []
+
+    def record(self, outcome: RunOutcome) -> bool:
+        """Store ``outcome`` and count it; ``False`` when the sweep must stop (a failure)."""
+        self.loop._record(outcome, self.journal)
+        self.progress.advance()
+        if outcome.failed:
+            if is_timeout(outcome):
+                logger.warning("run %d of %r exceeded the timeout; it is marked failed "
+                               "and the sweep goes on", outcome.run_index, self.traj.v_name)
+                return True
+            self.failure = outcome
+            return False
+        self.results.append((outcome.run_index, outcome.value))
+        return True
+
+    def extend(self, runs: int) -> None:
+        """``runs`` more runs joined the stream."""
+        self.progress.extend(runs)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Post-processing while runs still execute: the runs recorded so far are
+        acknowledged and compacted into the file first (so post-processing can load them),
+        the parameters are unlocked as they were before the sweep (so it can expand or set
+        them); afterwards every parameter is locked again."""
+        if self.journal is not None:
+            self.journal.flush()
+            self.traj.f_store()
+        self._unlock_parameters()
+        try:
+            yield
+        finally:
+            self._unlocked = self._lock_parameters()
+
+    def close(self) -> None:
+        """The stream ended: stop the progress report, unlock, acknowledge and store."""
+        self.progress.close()
+        self._unlock_parameters()
+        if self.journal is not None:
+            self.journal.close()
+            self.traj.f_store()
+            if self._remakes_failed:  # one row per run: the newest
+                drop_superseded_of(self.traj)
+
+    def finish(self, finish_order: bool = False) -> list[tuple[int, Any]]:
+        """The results of the acknowledged runs (by index unless ``finish_order``).
+
+        Raises
+        ------
+        RunFailedError
+            A run failed (after everything else was stored).
+        """
+        results = self.results
+        if self.journal is not None:
+            results = self.loop._acknowledged(results)
+        if self.failure is not None:
+            raise self.loop._failed(self.failure, len(results)) from self.failure.exception
+        if not finish_order:
+            results.sort(key=lambda pair: pair[0])
+        return results

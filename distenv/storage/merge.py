@@ -30,6 +30,7 @@ from distenv.storage.merge_copy import RunNames, copy_source, copy_target_shards
 from distenv.storage.merge_plan import IgnoreRules, MergePlan, plan_merge, read_info, reading
 from distenv.storage.merge_write import (delete_trajectory, write_backup, write_merge_records,
                                          write_overview, write_ranges)
+from distenv.storage.runrows import drop_superseded
 
 Source = tuple  # (path, trajectory name or None, index or None)
 
@@ -220,6 +221,7 @@ def _build(temporary: Path, plan: MergePlan, opts: MergeOptions, ignore: IgnoreR
         write_ranges(h5, group, plan, service.ctx)
         for source in plan.sources:
             copy_source(h5, group, source, ignore, opts.merge_config, service.ctx, run_names)
+        drop_superseded(group)  # the target's own runs made again after failing: newest row
         if run_names.custom:
             if layout.RUN_NAMES in group:
                 h5.remove_node(group, layout.RUN_NAMES)
