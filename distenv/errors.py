@@ -14,6 +14,7 @@ Each class also subclasses the builtin a caller would naturally catch, so
     │   ├── NodeNotFoundError(AttributeError, KeyError)
     │   ├── NotUniqueNodeError(LookupError)   a short name matches several nodes
     │   ├── NodeExistsError(ValueError)       adding a node whose name is taken
+    │   ├── NotALeafError(AttributeError)     assigning a value to a group (traj.group = 3)
     │   └── InvalidNameError(ValueError)      a name that cannot become a node
     ├── ParameterLockedError(TypeError)       changing a parameter while a run uses it
     ├── UnsupportedTypeError(TypeError)       a value a parameter/result cannot hold
@@ -69,6 +70,10 @@ class NotUniqueNodeError(NamingError, LookupError):
 
 class NodeExistsError(NamingError, ValueError):
     """A node of that full name already exists."""
+
+
+class NotALeafError(NamingError, AttributeError):
+    """A value was assigned to a group through natural naming (``traj.mygroup = 3``)."""
 
 
 class InvalidNameError(NamingError, ValueError):

@@ -14,7 +14,7 @@ from typing import Any
 
 from distenv.constants import BRANCH_SHORTCUTS, BRANCHES
 from distenv.errors import (InvalidNameError, NodeExistsError, NodeNotFoundError,
-                            NotUniqueNodeError, StorageError)
+                            NotALeafError, NotUniqueNodeError, StorageError)
 from distenv.trajectory.leaves import BaseLeaf, Parameter, Result
 from distenv.trajectory.naming import (BRANCH_OF_KIND, add_branch_prefix, check_segment,
                                        split_name)
@@ -249,6 +249,26 @@ class NaturalNamingMixin:
                 return self._leaf_value(node, self._fast_access) if node.v_is_leaf else node
         return self._get(group, name, fast_access=self._fast_access, shortcuts=self._shortcuts,
                          max_depth=self._max_depth, auto_load=self._auto_load)
+
+    def _natural_set(self, group: Any, name: str, value: Any) -> None:
+        """``group.name = value``: ``f_set(value)`` on the leaf ``name`` finds (shortcuts as for
+        reading). Raises the leaf's own error (locked, explored parameter), NotALeafError for
+        a group, NodeNotFoundError naming ``f_add_parameter``/``f_add_result`` for nothing."""
+        where = group._full_name or "traj"
+        try:
+            node = self._get(group, name, shortcuts=self._shortcuts, max_depth=self._max_depth,
+                             auto_load=self._auto_load)
+        except NodeNotFoundError:
+            raise NodeNotFoundError(
+                "cannot assign %s.%s = %r: there is no parameter or result %r there, and "
+                "assignment only sets existing leaves; create it with "
+                "f_add_parameter(%r, value) or f_add_result(%r, value)"
+                % (where, name, value, name, name, name)) from None
+        if not node.v_is_leaf:
+            raise NotALeafError("cannot assign %s.%s = %r: %r is a group; assign to a "
+                                "parameter or result below it" % (where, name, value,
+                                                                  node._full_name))
+        node.f_set(value)
 
     def _get(self, group: Any, name: str, fast_access: bool = False, shortcuts: bool = True,
              max_depth: int | None = None, auto_load: bool = False) -> Any:

@@ -417,7 +417,7 @@ class Trajectory(RunDataMixin, NaturalNamingMixin, GroupNode):
         index, name = self._crun_cache
         if index != self._idx:
             name = self._wildcards.run_name(self._idx)
-            self._crun_cache = (self._idx, name)
+            self.__dict__["_crun_cache"] = (self._idx, name)  # hot: skips __setattr__
         return name
 
     def _run_name_map(self) -> dict[str, int]:
@@ -457,8 +457,9 @@ class Trajectory(RunDataMixin, NaturalNamingMixin, GroupNode):
 
     def f_restore_default(self) -> None:
         """Back to no current run (defaults, ``run_ALL``)."""
-        self._idx = -1
-        self._is_run = False
+        attributes = self.__dict__  # hot paths store through __dict__ (no __setattr__ call)
+        attributes["_idx"] = -1
+        attributes["_is_run"] = False
 
     def f_iter_runs(self, start: int = 0, stop: int | None = None, step: int = 1,
                     yields: str = "name") -> Iterator:
@@ -495,11 +496,13 @@ class Trajectory(RunDataMixin, NaturalNamingMixin, GroupNode):
         return bool(self._run_table.status[self._index_of_run(name_or_id)] == RUN_COMPLETED)
 
     def _set_run(self, index: int) -> None:
-        """Enter run ``index`` (used by executors; fast)."""
-        self._idx = index
-        self._is_run = True
-        self._run_added = []
-        self._run_keys = []
+        """Enter run ``index`` (used by executors; fast: stores through ``__dict__``, not
+        natural naming's ``__setattr__``)."""
+        attributes = self.__dict__
+        attributes["_idx"] = index
+        attributes["_is_run"] = True
+        attributes["_run_added"] = []
+        attributes["_run_keys"] = []
 
     def _leave_run(self, clean_up: bool = True) -> "RunLeaves":
         """Leave the current run; returns the leaves it added (removed from memory if asked).
@@ -507,14 +510,15 @@ class Trajectory(RunDataMixin, NaturalNamingMixin, GroupNode):
         The result also carries, per leaf, its per-run column key and run index
         (``run_keys``; ``None`` for a leaf outside any run) so storage need not parse names.
         """
-        added = RunLeaves(self._run_added)
-        added.run_keys = self._run_keys
-        self._run_added = []
-        self._run_keys = []
+        attributes = self.__dict__
+        added = RunLeaves(attributes["_run_added"])
+        added.run_keys = attributes["_run_keys"]
+        attributes["_run_added"] = []
+        attributes["_run_keys"] = []
         if clean_up and added:
             self._remove_run_nodes(self._crun_name())
-        self._is_run = False
-        self._idx = -1
+        attributes["_is_run"] = False
+        attributes["_idx"] = -1
         return added
 
     def _remove_run_nodes(self, run_name: str) -> None:

@@ -20,18 +20,25 @@ class GroupNode:
     v_is_group = True
 
     def __init__(self, full_name: str, comment: str = "", traj: Any = None):
-        self._full_name = full_name
-        self._name = full_name.rpartition(".")[2] if full_name else ""
-        self._comment = comment
-        self._traj = traj if traj is not None else self
-        self._children: dict[str, Any] = {}
-        self._stored = False
+        # one store through __dict__ instead of six through __setattr__ (groups are made per run)
+        self.__dict__.update(_full_name=full_name,
+                             _name=full_name.rpartition(".")[2] if full_name else "",
+                             _comment=comment, _traj=traj if traj is not None else self,
+                             _children={}, _stored=False)
 
     # -- natural naming ------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         return self._traj._natural_get(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """``traj.x = 3`` is ``traj.f_get('x').f_set(3)`` for an existing leaf (pypet); private
+        names, ``f_``/``v_`` names and the class's attributes are plain attributes."""
+        if name[0] == "_" or name[:2] in ("f_", "v_") or hasattr(type(self), name):
+            object.__setattr__(self, name, value)
+        else:
+            self._traj._natural_set(self, name, value)
 
     def __getitem__(self, name: str) -> Any:
         return self._traj._natural_get(self, name)
