@@ -187,10 +187,10 @@ class _Channel:
         closed its connection, or, after ``aborted``, until nothing more is ready."""
         connections: list[Any] = []
         ending = False
-        while True:
-            ready = mpc.wait([self.server, *connections], POLL_INTERVAL)
+        while not (ending and not connections):  # a worker connects before its first send,
+            ready = mpc.wait([self.server, *connections], POLL_INTERVAL)  # and all have ended
             if not ready:
-                if aborted.is_set() or (ending and not connections):
+                if aborted.is_set():
                     break
                 continue
             for source in ready:
