@@ -76,9 +76,10 @@ class Dispatcher:
         except BaseException as exc:  # a bug here must not leave callers waiting
             logger.exception("the %s executor's dispatcher failed", self.name)
             self._broken = f"its dispatcher thread failed with {exc!r}"
+            reason = repr(exc)  # ``exc`` is unbound after the except block
             self._fail_everything(lambda task_id: RunFailedError(
                 f"{task_label(task_id)} was lost: the executor's dispatcher failed with "
-                f"{exc!r}", run_index=task_id))
+                f"{reason}", run_index=task_id))
         finally:
             self._end_idle_workers(list(self._workers))
             self._release()
