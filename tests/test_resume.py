@@ -111,12 +111,11 @@ if __name__ == "__main__":
 
 # -- the tests -------------------------------------------------------------------------------------
 import pytest  # noqa: E402
-import tables  # noqa: E402
 
 from distenv import Environment, load_trajectory  # noqa: E402
 from distenv.environment import snapshot  # noqa: E402
 from distenv.errors import ConfigurationError  # noqa: E402
-from distenv.storage import journal, layout  # noqa: E402
+from helpers.kill_scaffolding import stored_run_indices  # noqa: E402
 
 POOL = {"multiproc": True, "ncores": 2, "use_pool": True}
 
@@ -154,25 +153,7 @@ def crash_and_resume(folder: Path, crash: str, settings: dict, resume_settings: 
 
 def stored_indices(path: Path) -> dict[str, list[int]]:
     """Run indices of the run table and every column, in the file and in pending shards."""
-    found: dict[str, list[int]] = {}
-
-    def collect(group) -> None:
-        if layout.RUN_TABLE in group:
-            found.setdefault("run_table", []).extend(
-                group._f_get_child(layout.RUN_TABLE).col("index").tolist())
-        for table in layout.iter_column_tables(group):
-            found.setdefault(table._v_attrs[layout.COLUMN_ATTR], []).extend(
-                table.col(layout.INDEX_COLUMN).tolist())
-
-    with tables.open_file(str(path)) as h5:
-        group = h5.get_node("/" + NAME)
-        compacted = layout.read_journal_log(group)
-        collect(group)
-    for shard in journal.list_shards(journal.journal_dir(path, NAME)):
-        if shard.name not in compacted:
-            with tables.open_file(str(shard)) as h5:
-                collect(h5.get_node("/" + NAME))
-    return found
+    return stored_run_indices(path, NAME)
 
 
 def check_files(folder: Path, total: int | None = None, failed_before: tuple = ()):
