@@ -5,7 +5,16 @@ The API is pypet's (``Environment``, ``Trajectory``, ``f_add_parameter``, ...), 
 unprefixed names beside the ``f_``/``v_`` ones.
 """
 
-from distenv.errors import *  # noqa: F401,F403  (the exception tree is public API)
+import os as _os
+
+# Before HDF5 is loaded (it reads this once): distenv never writes a file in place -- a store
+# writes a new file and renames it, under distenv's own lock -- so HDF5's file locks add
+# nothing, and a process forked while a file was open (a run of the process executor, a pool
+# worker) inherited them: the next open of that file failed with errno 11 until the child
+# ended. Set the variable yourself to keep HDF5's locks (see docs/storage.md).
+_os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
+
+from distenv.errors import *  # noqa: E402,F401,F403  (the exception tree is public API)
 from distenv.storage import HDF5StorageService, load_trajectory
 from distenv.storage.merge import merge_all_in_folder
 from distenv.trajectory import (ArrayParameter, Parameter, PickleParameter, PickleResult, Result,

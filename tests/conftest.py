@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+import distenv  # noqa: F401  -- before any test module loads HDF5 (distenv sets its locking)
+
 
 @pytest.fixture(autouse=True)
 def _in_tmp_path(tmp_path, monkeypatch):

@@ -132,7 +132,7 @@ def test_a_failing_run_is_recorded_failed_with_its_traceback():
     with tables.open_file("hdf5/manual.hdf5") as h5:
         indices = h5.get_node("/manual/run_table").col("index").tolist()
     assert load_trajectory(filename="hdf5/manual.hdf5").f_is_completed(1)
-    assert indices.count(1) == 2  # the failed row and the completed one: the last one wins
+    assert indices.count(1) == 1  # compaction kept only the newest (completed) row
 
 
 def test_no_current_run_is_an_error():

@@ -492,3 +492,41 @@ def test_every_node_is_readable_with_plain_pytables_and_h5py(tmp_path):
         assert h5["/opts/parameters/x/data"][()] == 1.0
         assert h5["/opts/results/runs/crun/z"].attrs["DISTENV_COMMENT"] in (b"doubled",
                                                                            "doubled")
+
+
+# -- HDF5's file locks --------------------------------------------------------------------------
+def test_importing_distenv_turns_hdf5_file_locking_off_unless_set():
+    import subprocess
+    import sys
+    code = "import os, distenv; print(os.environ['HDF5_USE_FILE_LOCKING'])"
+    environment = {key: value for key, value in os.environ.items()
+                   if key != "HDF5_USE_FILE_LOCKING"}
+    found = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    assert found == "FALSE"
+    kept = subprocess.run([sys.executable, "-c", code],
+                          env={**environment, "HDF5_USE_FILE_LOCKING": "TRUE"},
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert kept == "TRUE"
+
+
+def test_a_file_open_in_a_forked_child_does_not_lock_out_the_next_store(tmp_path):
+    """A child forked while a store had the file open keeps HDF5's lock (errno 11) if HDF5
+    locks files; distenv's stores still go through while that child lives."""
+    import multiprocessing
+    import signal
+    import time
+    path = tmp_path / "forked.hdf5"
+    traj = Trajectory("forked", filename=str(path))
+    traj.f_add_parameter("x", 1)
+    traj.f_store()
+    with tables.open_file(str(path), "a"):  # as a store would have it open
+        child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+        child.start()
+    try:
+        traj.f_add_result("after", 2)
+        traj.f_store()  # opens the file to copy it: failed with errno 11 while the child lived
+        assert load_trajectory(filename=str(path), load_results=2).after == 2
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.join()

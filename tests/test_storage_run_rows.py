@@ -7,11 +7,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tables
 
 from distenv import Environment, Trajectory, load_trajectory, manual_run
 from distenv.errors import RunFailedError
+from distenv.storage import layout
 from distenv.storage.runrows import drop_superseded_in_file, newest_rows
 
 FAILING = {"runs": {1}}
@@ -117,8 +119,20 @@ def test_f_merge_leaves_one_row_per_run_of_the_target():
     manual_job(target)
     target.v_idx = -1
     target.f_store()
+    rows, errors = stored("target", "hdf5/target.hdf5")
+    assert [index for index, _ in rows].count(1) == 1 and errors == []  # compaction dropped it
+    with tables.open_file("hdf5/target.hdf5", "a") as h5:  # as a file of an older distenv
+        group = h5.get_node("/target")
+        table = group._f_get_child(layout.RUN_TABLE)
+        rows = table.read()
+        older = rows[rows["index"] == 1].copy()
+        older["status"] = 2
+        table.truncate(0)
+        table.append(np.concatenate([older, rows]))
+        h5.create_table(group, layout.ERROR_TABLE, layout.ErrorRow).append(
+            [(1, b"ValueError: an older failure")])
     rows, _ = stored("target", "hdf5/target.hdf5")
-    assert [index for index, _ in rows].count(1) == 2  # what compaction alone leaves
+    assert [index for index, _ in rows].count(1) == 2
     other = manual_trajectory("other", [7, 8])
     for index in range(2):
         other.v_idx = index

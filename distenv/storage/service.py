@@ -20,6 +20,7 @@ import tables
 from distenv.version import __version__
 from distenv.errors import ConfigurationError, CorruptFileError, TrajectoryExistsError
 from distenv.storage import journal, layout, overview
+from distenv.storage.runrows import drop_superseded
 from distenv.storage.codecs import Context
 from distenv.storage.files import (file_lock, make_filters, open_for_reading,
                                    remove_stale_temporaries, replacing)
@@ -256,6 +257,8 @@ class HDF5StorageService:
                 copy_runs(h5, group, source.root._f_get_child(trajectory_name), self.ctx,
                           wildcards)
         layout.append_journal_log(h5, group, [shard.name for shard in todo])
+        if todo:  # a failed run made again: keep only its newest row (free without failures)
+            drop_superseded(group)
         return shards
 
     # -- reading ---------------------------------------------------------------------------------
