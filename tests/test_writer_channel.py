@@ -110,3 +110,23 @@ def test_the_channel_lives_in_a_private_folder_removed_after_an_abort(tmp_path):
     assert os.stat(directory).st_mode & 0o777 == 0o700
     mode.abort()
     assert not os.path.exists(directory)
+
+
+def test_a_long_temporary_folder_still_gives_a_socket_that_binds(tmp_path, monkeypatch):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(deep))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read $TMPDIR
+    traj = _trajectory(tmp_path)
+    mode = create_mode(StorageModeSpec(wrap_mode="QUEUE"))
+    worker_side = mode.start(traj, traj.v_storage_service, "", 2)
+    assert len(worker_side.channel.address) <= 100
+    sender = FORK.Process(target=_send_run, args=(traj, worker_side, 3))
+    sender.start()
+    sender.join(60)
+    assert sender.exitcode == 0
+    mode.finish()
+    traj.f_store()
+    assert load_trajectory(filename=str(tmp_path / "chan.hdf5"))._run_table.status.tolist() == \
+        [0, 0, 0, RUN_COMPLETED]

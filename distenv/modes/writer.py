@@ -45,6 +45,8 @@ _CONTEXT = multiprocessing.get_context("fork")
 FINISH_TIMEOUT = 3600.0
 #: Seconds the writer gets after a failure to store what it can still read.
 ABORT_TIMEOUT = 60.0
+#: Longest Unix socket path that binds everywhere (Linux allows 107 bytes, macOS 103).
+_MAX_SOCKET_PATH = 100
 #: Seconds between the writer's checks of the abort event while its channel is quiet.
 POLL_INTERVAL = 0.1
 
@@ -153,6 +155,9 @@ class _Channel:
 
     def __init__(self, maxsize: int):
         self.directory = tempfile.mkdtemp(prefix="distenv-writer-")  # mode 0700: ours only
+        if len(os.path.join(self.directory, "runs")) > _MAX_SOCKET_PATH:  # a long $TMPDIR
+            os.rmdir(self.directory)
+            self.directory = tempfile.mkdtemp(prefix="distenv-writer-", dir="/tmp")
         self.address = os.path.join(self.directory, "runs")
         self.authkey = secrets.token_bytes(32)
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
