@@ -530,3 +530,15 @@ def test_a_file_open_in_a_forked_child_does_not_lock_out_the_next_store(tmp_path
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.join()
+
+
+@pytest.mark.parametrize("complevel, expected", [(9, 1), (4, 1), (0, 0)])
+def test_the_run_table_is_compressed_lightly_and_your_data_as_you_chose(tmp_path, complevel,
+                                                                         expected):
+    path = tmp_path / ("c%d.hdf5" % complevel)
+    _sweep(path, runs=6, complevel=complevel)
+    with tables.open_file(str(path)) as h5:
+        run_table = h5.get_node("/opts/run_table")
+        assert run_table.filters.complevel == expected
+        assert run_table.filters.complib == ("zlib" if expected else run_table.filters.complib)
+        assert h5.get_node("/opts/results/runs/crun/z").filters.complevel == complevel
