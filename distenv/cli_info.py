@@ -90,6 +90,7 @@ def _parameters(info: Any) -> list[str]:
 
 def _per_run(path: Path, group: Any, info: Any) -> list[str]:
     """Per-run items: key, how they are stored, and how many runs hold them."""
+    from distenv.storage import column_tables as column_store
     from distenv.storage import layout
     from distenv.storage.files import open_for_reading
     from distenv.storage.merge_plan import column_tables
@@ -99,7 +100,7 @@ def _per_run(path: Path, group: Any, info: Any) -> list[str]:
 
     def scan(run_group: Any) -> None:
         for table in column_tables(run_group):
-            meta = layout.column_meta(table)
+            meta = column_store.column_meta(table)
             rows[meta["key"]] += table.nrows
             kinds.setdefault(meta["key"], "%s: %s" % (meta["leaf_class"], ", ".join(
                 "%s %s" % (item, _signature(sig)) for item, sig in meta["signatures"].items())))

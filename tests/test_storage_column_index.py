@@ -1,4 +1,4 @@
-"""The index of per-run column tables on a trajectory group (``layout.COLUMN_INDEX_ATTR``).
+"""The index of per-run column tables on a trajectory group (``column_tables.COLUMN_INDEX_ATTR``).
 
 Finding column tables by walking the tree opened every node of the file (0.03-0.1 s per
 store and per load); the index lists them instead. These tests pin down that the index is
@@ -14,7 +14,7 @@ import numpy as np
 import tables
 
 from distenv import Trajectory, load_trajectory
-from distenv.storage import layout
+from distenv.storage import column_tables, layout
 from distenv.storage.codecs import Context
 from helpers.runs import run_sweep
 
@@ -30,11 +30,11 @@ def _sweep(path, runs=5):
 
 
 def _walked(group):
-    return sorted(table._v_pathname for table in layout._walk_column_tables(group))
+    return sorted(table._v_pathname for table in column_tables._walk_column_tables(group))
 
 
 def _listed(group):
-    return sorted(table._v_pathname for table in layout.iter_column_tables(group))
+    return sorted(table._v_pathname for table in column_tables.iter_column_tables(group))
 
 
 def test_a_sweep_indexes_its_column_tables(tmp_path):
@@ -42,7 +42,7 @@ def test_a_sweep_indexes_its_column_tables(tmp_path):
     _sweep(path)
     with tables.open_file(str(path)) as h5:
         group = h5.root.indexed
-        index = json.loads(group._v_attrs[layout.COLUMN_INDEX_ATTR])
+        index = json.loads(group._v_attrs[column_tables.COLUMN_INDEX_ATTR])
         assert sorted(index) == ["derived_parameters/runs/crun/half", "results/runs/crun/z"]
         assert _listed(group) == _walked(group) and len(_walked(group)) == 2
 
@@ -51,7 +51,7 @@ def test_a_file_without_the_index_is_walked_and_indexed_on_the_next_column(tmp_p
     path = tmp_path / "old.hdf5"
     _sweep(path)
     with tables.open_file(str(path), "a") as h5:  # as written before the index existed
-        del h5.root.indexed._v_attrs[layout.COLUMN_INDEX_ATTR]
+        del h5.root.indexed._v_attrs[column_tables.COLUMN_INDEX_ATTR]
     loaded = load_trajectory(filename=str(path), load_results=2, load_derived_parameters=2)
     assert [loaded.f_get_from_runs("z", fast_access=True)[name]
             for name in loaded.f_get_run_names()] == \
@@ -59,10 +59,10 @@ def test_a_file_without_the_index_is_walked_and_indexed_on_the_next_column(tmp_p
     with tables.open_file(str(path), "a") as h5:
         group = h5.root.indexed
         assert len(_listed(group)) == 2  # walked
-        layout.append_column(h5, group, "results.runs.$.extra", "Result", "", {"extra": "f8"},
+        column_tables.append_column(h5, group, "results.runs.$.extra", "Result", "", {"extra": "f8"},
                              np.array([0], dtype=np.int64), {"extra": np.array([1.5])},
                              Context(tables.Filters()))
-        index = json.loads(group._v_attrs[layout.COLUMN_INDEX_ATTR])
+        index = json.loads(group._v_attrs[column_tables.COLUMN_INDEX_ATTR])
         assert sorted(index) == ["derived_parameters/runs/crun/half",
                                  "results/runs/crun/extra", "results/runs/crun/z"]
         assert _listed(group) == _walked(group)
@@ -81,12 +81,12 @@ def test_an_index_too_large_for_an_attribute_is_disabled_and_the_tree_walked(tmp
     with tables.open_file(str(tmp_path / "wide.hdf5"), "w") as h5:
         group = h5.create_group("/", "wide")
         group._v_attrs[layout.FORMAT_ATTR] = 1
-        layout.start_column_index(group)
+        column_tables.start_column_index(group)
         ctx = Context(tables.Filters())
         keys = ["results.runs.$.%s_%03d" % ("k" * 180, number) for number in range(340)]
         for key in keys:
-            layout.append_column(h5, group, key, "Result", "", {"v": "i8"},
+            column_tables.append_column(h5, group, key, "Result", "", {"v": "i8"},
                                  np.array([0], dtype=np.int64), {"v": np.array([1])}, ctx)
-        assert group._v_attrs[layout.COLUMN_INDEX_ATTR] == "null"  # walk, never rebuild
+        assert group._v_attrs[column_tables.COLUMN_INDEX_ATTR] == "null"  # walk, never rebuild
         listed = _listed(group)
         assert len(listed) == len(keys) and listed == _walked(group)

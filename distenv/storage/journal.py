@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import tables
 
-from distenv.storage import layout
+from distenv.storage import column_tables, layout
 from distenv.storage.codecs import Context, check_storable
 from distenv.storage.files import commit_temporary, fsync_dir
 from distenv.trajectory.columns import pack, signature
@@ -136,7 +136,7 @@ class RunBatch:
                 continue
             arrays = {item: pack(buffer.signatures[item], values, ctx.encoding)
                       for item, values in buffer.values.items()}
-            layout.append_column(h5, traj_group, key, buffer.leaf_class, buffer.comment,
+            column_tables.append_column(h5, traj_group, key, buffer.leaf_class, buffer.comment,
                                  buffer.signatures, np.array(buffer.run_index, dtype=np.int64),
                                  arrays, ctx)
         for key, index, run_name, set_name, leaf_class, comment, items in self.irregular:
@@ -260,7 +260,7 @@ def write_shard(path: Path, trajectory_name: str, batch: RunBatch, ctx: Context)
         group = h5.create_group("/", trajectory_name)
         group._v_attrs[layout.FORMAT_ATTR] = 1
         group._v_attrs.SHARD = True
-        layout.start_column_index(group)
+        column_tables.start_column_index(group)
         batch.write(h5, group, ctx)
 
 

@@ -7,7 +7,7 @@
             <group>/<leaf>             a leaf is a group: attrs DISTENV_LEAF (class) and
                                        DISTENV_COMMENT; one node per item (codecs.py)
             .../crun/<leaf>            per-run values of ``...$.<leaf>``: ONE table, a row per
-                                       run (``run_index`` + one column per item)
+                                       run (``run_index`` + one column per item; column_tables.py)
         run_table                      index, status, start, finish, runtime, pid, host, env
         run_errors                     index, error text of failed runs
         _irregular/<set>/<run>/...     per-run values that do not fit their column
@@ -31,11 +31,6 @@ FORMAT_ATTR = "DISTENV_FORMAT"
 LEAF_ATTR = "DISTENV_LEAF"
 COMMENT_ATTR = "DISTENV_COMMENT"
 COLUMN_ATTR = "DISTENV_COLUMN"
-#: On a trajectory group: JSON list of its column tables' paths (relative to the group), so
-#: that finding them does not open every node of the tree (0.03-0.1 s per walk). A group
-#: without it (older files, merge targets) is walked; the index is then built on first use.
-COLUMN_INDEX_ATTR = "DISTENV_COLUMN_TABLES"
-_COLUMN_INDEX_MAX_CHARS = 60_000  # HDF5 compact attributes hold 64 KiB; beyond, walk instead
 RUN_TABLE = "run_table"
 ERROR_TABLE = "run_errors"
 IRREGULAR = "_irregular"
@@ -144,7 +139,7 @@ def is_leaf_group(node: tables.Node) -> bool:
     return isinstance(node, tables.Group) and LEAF_ATTR in node._v_attrs
 
 
-def _reserved_below(group: tables.Group) -> frozenset | set:
+def reserved_below(group: tables.Group) -> frozenset | set:
     """Names of run bookkeeping -- only directly below a trajectory group; deeper down they
     are ordinary user names (``results.overview.mean``)."""
     return RESERVED if FORMAT_ATTR in group._v_attrs else frozenset()
@@ -152,7 +147,7 @@ def _reserved_below(group: tables.Group) -> frozenset | set:
 
 def iter_leaf_groups(group: tables.Group) -> Iterable[tables.Group]:
     """Leaf groups below ``group`` (not descending into leaves, columns or run bookkeeping)."""
-    reserved = _reserved_below(group)
+    reserved = reserved_below(group)
     stack = [group]
     while stack:
         current = stack.pop()
@@ -162,72 +157,6 @@ def iter_leaf_groups(group: tables.Group) -> Iterable[tables.Group]:
                     yield child
                 elif current is not group or child._v_name not in reserved:
                     stack.append(child)
-
-
-def start_column_index(traj_group: tables.Group) -> None:
-    """A new trajectory group: no column tables yet (see :data:`COLUMN_INDEX_ATTR`)."""
-    traj_group._v_attrs[COLUMN_INDEX_ATTR] = "[]"
-
-
-def _column_index(group: tables.Group) -> list[str] | None:
-    """The indexed paths; ``None`` when the group must be walked (no index, or too large:
-    then the attribute holds ``null``)."""
-    attrs = group._v_attrs
-    if FORMAT_ATTR not in attrs or COLUMN_INDEX_ATTR not in attrs:
-        return None
-    return json.loads(attrs[COLUMN_INDEX_ATTR])
-
-
-def _index_column(traj_group: tables.Group, table: tables.Table) -> None:
-    attrs = traj_group._v_attrs
-    if FORMAT_ATTR not in attrs:
-        return
-    paths = _column_index(traj_group)
-    if paths is None and COLUMN_INDEX_ATTR in attrs:
-        return  # too many columns for an attribute: always walked
-    if paths is None:  # written without the index: index what is there (the new table too)
-        prefix = len(traj_group._v_pathname) + 1
-        paths = [found._v_pathname[prefix:] for found in _walk_column_tables(traj_group)]
-    relative = table._v_pathname[len(traj_group._v_pathname) + 1:]
-    if relative not in paths:
-        paths.append(relative)
-    text = json.dumps(paths)
-    attrs[COLUMN_INDEX_ATTR] = text if len(text) <= _COLUMN_INDEX_MAX_CHARS else "null"
-
-
-def iter_column_tables(group: tables.Group) -> Iterable[tables.Table]:
-    """Per-run column tables below ``group``: never inside leaves or run bookkeeping (the
-    per-run groups of irregular values), whose nodes are not even opened. A trajectory group
-    that indexes its column tables is not walked."""
-    paths = _column_index(group)
-    if paths is None:
-        yield from _walk_column_tables(group)
-        return
-    h5 = group._v_file
-    for relative in paths:
-        try:
-            node = h5.get_node(group, relative)
-        except tables.NoSuchNodeError:  # removed since
-            continue
-        if isinstance(node, tables.Table) and COLUMN_ATTR in node._v_attrs:
-            yield node
-
-
-def _walk_column_tables(group: tables.Group) -> Iterable[tables.Table]:
-    reserved = _reserved_below(group)
-    stack = [group]
-    while stack:
-        current = stack.pop()
-        for name in list(current._v_groups):
-            if current is group and name in reserved:
-                continue
-            child = current._f_get_child(name)
-            if LEAF_ATTR not in child._v_attrs:
-                stack.append(child)
-        for name in list(current._v_leaves):
-            node = current._f_get_child(name)
-            if isinstance(node, tables.Table) and COLUMN_ATTR in node._v_attrs:
-                yield node
 
 
 # -- explored ranges ---------------------------------------------------------------------------
@@ -303,95 +232,6 @@ def read_run_rows(traj_group: tables.Group) -> tuple[np.ndarray | None, dict[int
         for index, text in traj_group._f_get_child(ERROR_TABLE).read().tolist():
             errors[int(index)] = text.decode("utf-8", "replace")
     return rows, errors
-
-
-# -- columns -----------------------------------------------------------------------------------
-def append_column(h5: tables.File, traj_group: tables.Group, key: str, leaf_class: str,
-                  comment: str, signatures: dict, run_index: np.ndarray, arrays: dict,
-                  ctx: Context, expectedrows: int = 10000) -> bool:
-    """Append rows to the column table of ``key``; ``False`` if they do not fit its schema."""
-    location, _, name = node_path(key).rpartition("/")
-    parent = ensure_group(h5, traj_group, location)
-    count = len(run_index)
-    if name in parent:
-        table = parent._f_get_child(name)
-        if not isinstance(table, tables.Table) or COLUMN_ATTR not in table._v_attrs:
-            return False
-        stored = {item: sig_from_attr(text) for item, text in
-                  json.loads(table._v_attrs.SIGNATURES).items()}
-        if stored != signatures or table._v_attrs[LEAF_ATTR] != leaf_class or \
-                table._v_attrs[COMMENT_ATTR] != comment:
-            return False
-        wider = [item for item, array in arrays.items() if array.dtype.kind == "S" and
-                 array.dtype.itemsize > table.coldtypes[item].itemsize]
-        if wider:
-            table = _widen(h5, table, {item: arrays[item].dtype for item in wider})
-    else:
-        table = None
-    data = np.empty(count, dtype=_row_dtype(arrays, table))
-    data[INDEX_COLUMN] = run_index
-    for item, array in arrays.items():
-        data[item] = array
-    if table is None:
-        table = h5.create_table(parent, name, obj=data, filters=ctx.filters,
-                                expectedrows=max(expectedrows, count))
-        attrs = table._v_attrs
-        attrs[COLUMN_ATTR] = key
-        attrs[LEAF_ATTR] = leaf_class
-        attrs[COMMENT_ATTR] = comment
-        attrs.SIGNATURES = json.dumps({item: sig_to_attr(sig) for item, sig in signatures.items()})
-        attrs.ENCODING = ctx.encoding
-        _index_column(traj_group, table)
-    else:
-        table.append(data)
-    return True
-
-
-def _row_dtype(arrays: dict, table: tables.Table | None) -> np.dtype:
-    if table is not None:
-        return table.dtype
-    fields = [(INDEX_COLUMN, np.int64)]
-    for item, array in arrays.items():
-        fields.append((item, array.dtype, array.shape[1:]) if array.ndim > 1 else
-                      (item, array.dtype))
-    return np.dtype(fields)
-
-
-def _widen(h5: tables.File, table: tables.Table, wider: dict) -> tables.Table:
-    """Recreate a column table with wider string columns (old rows kept)."""
-    old = table.read()
-    fields = [(name, wider.get(name, old.dtype[name].base), old.dtype[name].shape)
-              for name in old.dtype.names]
-    new = np.empty(len(old), dtype=fields)
-    for name in old.dtype.names:
-        new[name] = old[name]
-    parent, name = table._v_parent, table._v_name
-    attrs = {key: table._v_attrs[key] for key in table._v_attrs._f_list("user")}
-    filters = table.filters
-    table._f_remove()
-    created = h5.create_table(parent, name, obj=new, filters=filters)
-    for key, value in attrs.items():
-        created._v_attrs[key] = value
-    return created
-
-
-def read_column(table: tables.Table) -> tuple[dict, np.ndarray, dict]:
-    """``(meta, run_index, {item: array})`` of a column table."""
-    attrs = table._v_attrs
-    signatures = {item: sig_from_attr(text) for item, text in json.loads(attrs.SIGNATURES).items()}
-    meta = {"key": attrs[COLUMN_ATTR], "leaf_class": attrs[LEAF_ATTR],
-            "comment": attrs[COMMENT_ATTR], "signatures": signatures,
-            "encoding": getattr(attrs, "ENCODING", "utf-8")}
-    data = table.read()
-    return meta, data[INDEX_COLUMN], {item: data[item] for item in signatures}
-
-
-def column_meta(table: tables.Table) -> dict:
-    attrs = table._v_attrs
-    return {"key": attrs[COLUMN_ATTR], "leaf_class": attrs[LEAF_ATTR],
-            "comment": attrs[COMMENT_ATTR], "encoding": getattr(attrs, "ENCODING", "utf-8"),
-            "signatures": {item: sig_from_attr(text) for item, text in
-                           json.loads(attrs.SIGNATURES).items()}}
 
 
 # -- irregular per-run values ------------------------------------------------------------------

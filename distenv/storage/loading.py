@@ -15,7 +15,7 @@ import numpy as np
 import tables
 
 from distenv.errors import NodeNotFoundError, StorageError, TrajectoryNotFoundError
-from distenv.storage import journal, layout
+from distenv.storage import column_tables, journal, layout
 from distenv.storage.files import open_for_reading
 from distenv.trajectory.columns import RunColumn, unpack
 from distenv.trajectory.leaves import Parameter
@@ -228,8 +228,8 @@ def register_columns(traj: Any, path: Path, group: tables.Group, shards: list[Pa
     metas: dict[str, dict] = {}
     for file_path, run_group in _run_groups(path, group, shards, name):
         prefix = run_group._v_pathname
-        for table in layout.iter_column_tables(run_group):
-            meta = layout.column_meta(table)
+        for table in column_tables.iter_column_tables(run_group):
+            meta = column_tables.column_meta(table)
             metas.setdefault(meta["key"], meta)
             tables_of[meta["key"]].append((file_path, table._v_pathname, meta))
         for key, index, node_path in layout.read_irregular_index(run_group):
@@ -259,7 +259,7 @@ def _fill_column(column: RunColumn, sources: list, irregular: list, traj: Any) -
         indices, arrays = [], defaultdict(list)
         for file_path, table_path, meta in sources:
             table = _handle(handles, file_path).get_node(table_path)
-            _, run_index, data = layout.read_column(table)
+            _, run_index, data = column_tables.read_column(table)
             if meta["signatures"] != column.signatures:
                 for position, index in enumerate(run_index.tolist()):
                     column.add_irregular(index, meta["comment"], {

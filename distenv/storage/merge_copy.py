@@ -18,6 +18,7 @@ import tables
 
 from distenv.constants import default_run_name, default_set_name
 from distenv.errors import CorruptFileError, MergeError
+from distenv.storage import column_tables as column_store
 from distenv.storage import layout
 from distenv.storage.codecs import Context
 from distenv.storage.files import open_for_reading
@@ -177,7 +178,7 @@ def _copy_columns(h5: tables.File, group: tables.Group, parts: list, mapping: np
     chunks: dict[str, list] = defaultdict(list)
     for _, part in parts:
         for table in column_tables(part):
-            meta = layout.column_meta(table)
+            meta = column_store.column_meta(table)
             if meta["key"] in ignore:
                 continue
             chunks[meta["key"]].append((meta, table))
@@ -198,7 +199,7 @@ def _copy_columns(h5: tables.File, group: tables.Group, parts: list, mapping: np
             if not len(new):
                 continue
             arrays = {item: data[item] for item in meta["signatures"]}
-            if not layout.append_column(h5, group, key, meta["leaf_class"], meta["comment"],
+            if not column_store.append_column(h5, group, key, meta["leaf_class"], meta["comment"],
                                         meta["signatures"], new, arrays, ctx,
                                         expectedrows=max(len(mapping), 10000)):
                 from distenv.storage.service import _columns_to_irregular

@@ -12,7 +12,7 @@ import numpy as np
 import tables
 
 from distenv.constants import OVERVIEW_MAX_ROWS
-from distenv.storage import layout
+from distenv.storage import column_tables, layout
 
 _TEXT = 128
 
@@ -93,7 +93,7 @@ def _leaf_row(leaf: Any) -> tuple:
 
 def _per_run_rows(group: tables.Group) -> list[tuple]:
     rows = []
-    for table in layout.iter_column_tables(group):
+    for table in column_tables.iter_column_tables(group):
         attrs = table._v_attrs
         rows.append((attrs[layout.COLUMN_ATTR], attrs[layout.LEAF_ATTR],
                      attrs[layout.COMMENT_ATTR]))

@@ -19,7 +19,7 @@ import tables
 
 from distenv.version import __version__
 from distenv.errors import ConfigurationError, CorruptFileError, TrajectoryExistsError
-from distenv.storage import journal, layout, overview
+from distenv.storage import column_tables, journal, layout, overview
 from distenv.storage.runrows import drop_superseded
 from distenv.storage.codecs import Context
 from distenv.storage.files import (file_lock, make_filters, open_for_reading,
@@ -226,7 +226,7 @@ class HDF5StorageService:
             group = h5.root._f_get_child(traj._name)
         else:
             group = h5.create_group("/", traj._name, title=traj._comment[:255])
-            layout.start_column_index(group)
+            column_tables.start_column_index(group)
         attrs = group._v_attrs
         attrs[layout.FORMAT_ATTR] = 1
         attrs.NAME = traj._name
@@ -309,9 +309,9 @@ def copy_runs(h5: tables.File, group: tables.Group, source: tables.Group, ctx: C
             group._f_get_child(layout.ERROR_TABLE).append(rows)
         else:
             h5.create_table(group, layout.ERROR_TABLE, obj=rows, filters=ctx.bookkeeping_filters)
-    for table in layout.iter_column_tables(source):
-        meta, run_index, arrays = layout.read_column(table)
-        if not layout.append_column(h5, group, meta["key"], meta["leaf_class"], meta["comment"],
+    for table in column_tables.iter_column_tables(source):
+        meta, run_index, arrays = column_tables.read_column(table)
+        if not column_tables.append_column(h5, group, meta["key"], meta["leaf_class"], meta["comment"],
                                     meta["signatures"], run_index, arrays, ctx):
             _columns_to_irregular(h5, group, meta, run_index, arrays, ctx, wildcards, unpack)
     irregular = layout.read_irregular_index(source)

@@ -16,7 +16,7 @@ from typing import Callable
 
 import tables
 
-from distenv.storage import journal, layout
+from distenv.storage import column_tables, journal, layout
 
 
 class ChildProcess:
@@ -112,7 +112,7 @@ def stored_run_indices(path: Path, name: str,
         if layout.RUN_TABLE in group:
             found.setdefault("run_table", []).extend(
                 group._f_get_child(layout.RUN_TABLE).col("index").tolist())
-        for table in layout.iter_column_tables(group):
+        for table in column_tables.iter_column_tables(group):
             found.setdefault(table._v_attrs[layout.COLUMN_ATTR], []).extend(
                 table.col(layout.INDEX_COLUMN).tolist())
         for key, index, _ in layout.read_irregular_index(group):
