@@ -156,9 +156,7 @@ def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, m
     mode.ack_each_run = executor_spec.backend == "process" or executor_spec.timeout is not None
     worker_side = mode.start(traj, service, env_hash, getattr(executor, "ncores", 1) or 1)
     first = specs[0] if specs else None
-    shared = first is not None and all(spec.job is first.job and spec.args is first.args and
-                                       spec.kwargs is first.kwargs for spec in specs)
-    if executor_spec.freeze_input and shared:
+    if executor_spec.freeze_input and _one_input(specs):
         function = executor.freeze(_run_frozen, traj, worker_side, first.job, first.args,
                                    dict(first.kwargs))
         arguments = [(spec.run_index,) for spec in specs]
@@ -173,9 +171,10 @@ def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, m
             tasks = executor.imap_outcomes(function, arguments,
                                            task_ids=[spec.run_index for spec in specs],
                                            ordered=not executor_spec.immediate_postproc)
+            check = getattr(mode, "check", None)  # QUEUE/PIPE: is the writer alive?
             for count, task in enumerate(tasks, 1):
-                if hasattr(mode, "check"):
-                    mode.check()
+                if check is not None:
+                    check()
                 if task.error is None:
                     yield task.value
                 elif isinstance(task.error, CancelledError):
@@ -187,12 +186,28 @@ def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, m
             finished = True
         graceful.raise_if_interrupted()
     finally:
-        with contextlib.ExitStack() as cleanup:
-            cleanup.callback(mode.finish if finished else mode.abort)
-            if finished:
-                executor.shutdown(wait=True)  # workers exit normally and flush their journals
-            else:
-                executor.terminate()
+        _close(mode, executor, finished)
+
+
+def _one_input(specs: Sequence[RunSpec]) -> bool:
+    """Every run has the same job and arguments (``freeze_input`` can freeze them)."""
+    if not specs:
+        return False
+    first = specs[0]
+    return all(spec.job is first.job and spec.args is first.args and
+               spec.kwargs is first.kwargs for spec in specs)
+
+
+def _close(mode: Any, executor: Any, clean: bool) -> None:
+    """End a sweep's executor and storage mode: after a clean end workers exit normally and
+    flush their journals, then the mode acknowledges; otherwise what runs is killed and the
+    mode keeps what was acknowledged."""
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(mode.finish if clean else mode.abort)
+        if clean:
+            executor.shutdown(wait=True)
+        else:
+            executor.terminate()
 
 
 class RunStream:
@@ -262,13 +277,7 @@ class RunStream:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._graceful.__exit__(exc_type, exc, tb)
-        clean = exc_type is None and self.outstanding == 0
-        with contextlib.ExitStack() as cleanup:
-            cleanup.callback(self.mode.finish if clean else self.mode.abort)
-            if clean:
-                self.executor.shutdown(wait=True)  # workers exit and flush their journals
-            else:
-                self.executor.terminate()
+        _close(self.mode, self.executor, exc_type is None and self.outstanding == 0)
 
     def add(self, specs: Sequence[RunSpec]) -> None:
         """Hand ``specs`` to the executor now."""
@@ -278,13 +287,11 @@ class RunStream:
         executor = self.executor
         later_round = self._rounds > 0
         self._rounds += 1
-        if not later_round and self._spec.freeze_input:
+        if not later_round and self._spec.freeze_input and _one_input(specs):
             first = specs[0]
-            if all(spec.job is first.job and spec.args is first.args and
-                   spec.kwargs is first.kwargs for spec in specs):
-                handle = executor.freeze(_run_frozen, self.traj, self._worker_side, first.job,
-                                         first.args, dict(first.kwargs))
-                self._frozen = (handle, first.job, first.args, first.kwargs)
+            handle = executor.freeze(_run_frozen, self.traj, self._worker_side, first.job,
+                                     first.args, dict(first.kwargs))
+            self._frozen = (handle, first.job, first.args, first.kwargs)
         if later_round:
             self._round_call = executor.freeze(
                 _run_in_round, self._copy(), self._base.key,

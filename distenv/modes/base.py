@@ -45,8 +45,3 @@ class StorageMode:
     def abort(self) -> None:
         """Stop helper processes after a failure; acknowledged runs stay acknowledged."""
         self.finish()
-
-
-def without_leaves(outcome: Any) -> Any:
-    """The outcome as the main process needs it once a worker side stored its data."""
-    return outcome.stored_copy()

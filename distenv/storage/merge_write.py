@@ -14,7 +14,7 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import tables
 
@@ -140,14 +140,6 @@ def _overview_leaf(leaf_class: str, full_name: str, value: str, comment: str) ->
     return cls(full_name, value, comment)
 
 
-class _OverviewBranch:
-    def __init__(self, leaves: list):
-        self._leaves = leaves
-
-    def f_iter_leaves(self) -> Iterator[_OverviewLeaf]:
-        return iter(self._leaves)
-
-
 def write_overview(h5: tables.File, group: tables.Group, plan: MergePlan, service: Any) -> None:
     """Rewrite the eye-balling overview tables from the merged file (no tree is loaded)."""
     from types import SimpleNamespace
@@ -167,14 +159,14 @@ def write_overview(h5: tables.File, group: tables.Group, plan: MergePlan, servic
                 leaves.append(_overview_leaf(str(leaf_group._v_attrs[layout.LEAF_ATTR]), full,
                                              repr(parameter.default) if parameter else "",
                                              str(leaf_group._v_attrs[layout.COMMENT_ATTR])))
-        children[branch] = _OverviewBranch(leaves)
+        children[branch] = leaves
     attrs = group._v_attrs
     view = SimpleNamespace(
         _name=plan.target.name, _time=str(getattr(attrs, "TIME", "")),
-        _comment=plan.target.comment, _length=plan.length, _children=children,
+        _comment=plan.target.comment, _length=plan.length,
         _explored={name: SimpleNamespace(_explored_range=plan.ranges[name])
                    for name in plan.explored if name in plan.ranges})
-    overview.write_overview(h5, group, view, service)
+    overview.write_overview(h5, group, view, service, own_leaves=children)
 
 
 def delete_trajectory(path: Path, name: str, fsync: bool = True) -> None:

@@ -17,7 +17,10 @@ from distenv.storage import column_tables, layout
 _TEXT = 128
 
 
-def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any) -> None:
+def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any,
+                   own_leaves: dict[str, list] | None = None) -> None:
+    """Rewrite the overview of ``traj``; ``own_leaves`` (branch -> leaves) stands in for the
+    trajectory's own leaves when there is no tree in memory (a merge)."""
     if layout.OVERVIEW in group:
         h5.remove_node(group, layout.OVERVIEW, recursive=True)
     target = h5.create_group(group, layout.OVERVIEW, "eye-balling only; never rely on it")
@@ -27,7 +30,7 @@ def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any
                                 ("explored", ", ".join(traj._explored))], ("key", "value"), filters)
     _table(h5, target, "explorations", [(name,) for name in traj._explored], ("name",), filters)
     if service.small_overview_tables:  # as pypet's: the trajectory's own leaves, not per run
-        own = _own_leaves(traj)
+        own = _own_leaves(traj) if own_leaves is None else own_leaves
         for branch in ("config", "parameters", "derived_parameters", "results"):
             rows = [_leaf_row(leaf) for leaf in own[branch]]
             _table(h5, target, "%s_overview" % branch, rows,
@@ -53,22 +56,11 @@ def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any
     _run_overview(h5, target, group, filters)
 
 
-def _limited(iterator: Any) -> list:
-    rows = []
-    for item in iterator:
-        if len(rows) >= OVERVIEW_MAX_ROWS:
-            break
-        rows.append(item)
-    return rows
-
-
 def _own_leaves(traj: Any) -> dict[str, list]:
     """Leaves in memory per branch, without per-run ones (those are in the large tables),
     at most :data:`OVERVIEW_MAX_ROWS` each. Per-run leaves held in columns are not even made."""
-    branches = ("config", "parameters", "derived_parameters", "results")
-    if not hasattr(traj, "_nodes"):  # a merge's view of a file: its branches list the leaves
-        return {branch: _limited(traj._children[branch].f_iter_leaves()) for branch in branches}
-    own: dict[str, list] = {branch: [] for branch in branches}
+    own: dict[str, list] = {branch: [] for branch in
+                            ("config", "parameters", "derived_parameters", "results")}
     for name, node in traj._nodes.items():
         if not node.v_is_leaf:
             continue
