@@ -8,7 +8,6 @@ import pty
 import select
 import subprocess
 import sys
-import textwrap
 
 from distenv.environment import Environment
 from distenv.environment.progress import ProgressReporter

@@ -1,8 +1,8 @@
 """Runs in worker processes: an executor makes them, a storage mode stores them.
 
 :func:`parallel_outcomes` yields the same :class:`~distenv.environment.worker.RunOutcome`
-objects as the serial loop, so :class:`~distenv.environment.runner.RunLoop` stores and reports
-them identically. The trajectory always reaches the workers once (frozen into them at fork:
+objects as the serial loop (in lists), so :class:`~distenv.environment.runner.RunLoop` stores
+and reports them identically. The trajectory always reaches the workers once (frozen into them at fork:
 pypet pickled it for every run); ``freeze_input=True`` freezes the job and its arguments too.
 
 Failures never hang: a job's exception comes back as a failed outcome with its traceback; a
@@ -148,8 +148,10 @@ class GracefulExit:
 
 def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, mode_spec: Any,
                       service: Any, env_hash: str, storing: bool,
-                      worker_logging: Any = None) -> Iterator[RunOutcome]:
-    """Make ``specs`` with the executor and storage mode of the specs; yield their outcomes."""
+                      worker_logging: Any = None) -> Iterator[list[RunOutcome]]:
+    """Make ``specs`` with the executor and storage mode of the specs; yield their outcomes in
+    lists, as the executor receives them (a pool: one list per piece of a worker), so the
+    main process handles tiny runs per list and not one by one."""
     specs = list(specs)
     mode = create_mode(mode_spec) if storing else LocalMode(mode_spec)
     executor = make_executor(executor_spec, worker_logging)
@@ -168,21 +170,22 @@ def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, m
     gc_interval = mode_spec.gc_interval if isinstance(mode, LocalMode) else None
     try:
         with GracefulExit(executor_spec.graceful_exit, stopper) as graceful:
-            tasks = executor.imap_outcomes(function, arguments,
-                                           task_ids=[spec.run_index for spec in specs],
-                                           ordered=not executor_spec.immediate_postproc)
+            blocks = executor.imap_outcome_blocks(
+                function, arguments, task_ids=[spec.run_index for spec in specs],
+                ordered=not executor_spec.immediate_postproc)
             check = getattr(mode, "check", None)  # QUEUE/PIPE: is the writer alive?
-            for count, task in enumerate(tasks, 1):
+            count = 0
+            for block in blocks:
                 if check is not None:
                     check()
-                if task.error is None:
-                    yield task.value
-                elif isinstance(task.error, CancelledError):
-                    continue  # never started: graceful exit
-                else:
-                    yield _failed_outcome(task.task_id, task.error)
-                if gc_interval and count % gc_interval == 0:
-                    gc.collect()  # LOCAL: the main process stored the run
+                outcomes = [task.value if task.error is None else
+                            _failed_outcome(task.task_id, task.error) for task in block
+                            if not isinstance(task.error, CancelledError)]  # graceful exit
+                if outcomes:
+                    yield outcomes
+                if gc_interval and (count + len(block)) // gc_interval > count // gc_interval:
+                    gc.collect()  # LOCAL: the main process stored the runs
+                count += len(block)
             finished = True
         graceful.raise_if_interrupted()
     finally:

@@ -23,7 +23,7 @@ from distenv.environment.parallel import GracefulExit, is_timeout
 from distenv.environment.progress import ProgressReporter
 from distenv.environment.specs import ExecutorSpec, ProgressSpec, RunSettings, StorageModeSpec
 from distenv.environment.worker import RunOutcome, RunSpec, execute_run
-from distenv.constants import RUN_FAILED
+from distenv.constants import RUN_COMPLETED, RUN_FAILED
 from distenv.errors import RunFailedError, WorkerDiedError
 from distenv.storage.runrows import drop_superseded_of
 
@@ -100,8 +100,8 @@ class RunLoop:
         """Make ``total`` runs from ``specs`` with the configured executor; see :meth:`drive`."""
         spec = self.executor
         if spec.backend == "serial":
-            return self.drive(serial_outcomes(self.traj, specs, spec.graceful_exit,
-                                              spec.timeout), total)
+            outcomes = serial_outcomes(self.traj, specs, spec.graceful_exit, spec.timeout)
+            return self.drive(([outcome] for outcome in outcomes), total)
         from distenv.environment.parallel import parallel_outcomes
         storing = self.settings.automatic_storing
         service = self.traj.v_storage_service if storing else None
@@ -109,10 +109,11 @@ class RunLoop:
                                      self.env_hash, storing, self.worker_logging)
         return self.drive(outcomes, total, finish_order=spec.immediate_postproc)
 
-    def drive(self, outcomes: Iterable[RunOutcome], total: int,
+    def drive(self, blocks: Iterable[list[RunOutcome]], total: int,
               finish_order: bool = False) -> list[tuple[int, Any]]:
-        """Store every outcome as it arrives; return ``[(run_index, value), ...]`` by index
-        (in finish order with ``finish_order``, for ``immediate_postproc``).
+        """Store every outcome as it arrives (``blocks``: lists of outcomes); return
+        ``[(run_index, value), ...]`` by index (in finish order with ``finish_order``, for
+        ``immediate_postproc``).
 
         A run over ``timeout`` is marked failed and the sweep goes on; any other failure stops
         it.
@@ -126,12 +127,12 @@ class RunLoop:
         """
         sweep = self.begin(total)
         try:
-            for outcome in outcomes:
-                if not sweep.record(outcome):
+            for block in blocks:
+                if not sweep.record_block(block):
                     break
         finally:
-            if hasattr(outcomes, "close"):
-                outcomes.close()
+            if hasattr(blocks, "close"):
+                blocks.close()
             sweep.close()
         return sweep.finish(finish_order)
 
@@ -247,6 +248,22 @@ class Sweep:
             self.failure = outcome
             return False
         self.results.append((outcome.run_index, outcome.value))
+        return True
+
+    def record_block(self, outcomes: list[RunOutcome]) -> bool:
+        """:meth:`record` for a list of outcomes; completed runs that a worker stored (the
+        common case with many tiny runs) go into the run table at once, not one by one."""
+        if len(outcomes) < 8 or not all(outcome[10] and outcome[1] == RUN_COMPLETED
+                                        for outcome in outcomes):
+            for outcome in outcomes:
+                if not self.record(outcome):
+                    return False
+            return True
+        index, _, values, _, start, finish, _, host, pid, _, _ = zip(*outcomes)
+        self.traj._run_table.mark_completed(index, start, finish, host, pid,
+                                            self.loop.env_hash)
+        self.progress.advance(len(outcomes))
+        self.results.extend(zip(index, values))
         return True
 
     def extend(self, runs: int) -> None:

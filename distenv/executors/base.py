@@ -202,6 +202,19 @@ class DistenvExecutor(concurrent.futures.Executor, abc.ABC):
         Closing the iterator early cancels the tasks not yet started.
         """
 
+    def imap_outcome_blocks(self, fn: Callable[..., Any], arguments: Iterable[tuple],
+                            *, task_ids: Iterable[Hashable] | None = None, ordered: bool = True,
+                            chunksize: int | None = None) -> Iterator[list[TaskOutcome]]:
+        """:meth:`imap_outcomes` in lists, as the backend receives them (one list per batch of
+        results), for callers that handle many tiny tasks: per list, not per task.
+
+        Flattened, the lists are exactly what :meth:`imap_outcomes` yields. This default makes
+        a list per task; a backend that receives results in batches yields the batches.
+        """
+        for outcome in self.imap_outcomes(fn, arguments, task_ids=task_ids, ordered=ordered,
+                                          chunksize=chunksize):
+            yield [outcome]
+
     @abc.abstractmethod
     def _map_values(self, fn: Callable[..., Any], arguments: list[tuple],
                     timeout: float | None, chunksize: int | None,

@@ -123,13 +123,28 @@ class SupervisedExecutor(Dispatcher, DistenvExecutor):
         sink = self._start_stream(fn, arguments, task_ids, chunksize)
         return self._iter_outcomes(sink, ordered)
 
+    def imap_outcome_blocks(self, fn: Callable[..., Any], arguments: Iterable[tuple], *,
+                            task_ids: Iterable[Hashable] | None = None, ordered: bool = True,
+                            chunksize: int | None = None) -> Iterator[list[TaskOutcome]]:
+        sink = self._start_stream(fn, arguments, task_ids, chunksize)
+        return self._iter_blocks(sink, ordered)
+
+    @classmethod
+    def _iter_outcomes(cls, sink: StreamSink, ordered: bool) -> Iterator[TaskOutcome]:
+        for block in cls._iter_blocks(sink, ordered):
+            yield from block
+
     @staticmethod
-    def _iter_outcomes(sink: StreamSink, ordered: bool) -> Iterator[TaskOutcome]:
-        task_id = sink.task_id
+    def _iter_blocks(sink: StreamSink, ordered: bool) -> Iterator[list[TaskOutcome]]:
+        """One list per block of results a worker sent (the pieces of :mod:`pool`)."""
+        task_id, make = sink.task_id, TaskOutcome._make
         for first, values, errors in sink.blocks(ordered):
-            for index, value in enumerate(values):
-                error = errors.get(index)
-                yield TaskOutcome(task_id(first + index), None if error else value, error)
+            if errors:
+                yield [make((task_id(first + index), None if errors.get(index) else value,
+                             errors.get(index))) for index, value in enumerate(values)]
+            else:
+                yield [make((task_id(position), value, None))
+                       for position, value in enumerate(values, first)]
 
     def _map_values(self, fn: Callable[..., Any], arguments: list[tuple],
                     timeout: float | None, chunksize: int | None,

@@ -36,7 +36,8 @@ SHARD_FILTERS = tables.Filters(complevel=1, complib="blosc:lz4", shuffle=True) \
 class ColumnBuffer:
     """Buffered per-run values of one key with one fixed signature per item."""
 
-    __slots__ = ("leaf_class", "comment", "signatures", "run_index", "values")
+    __slots__ = ("leaf_class", "comment", "signatures", "run_index", "values", "_leaf_type",
+                 "_checks")
 
     def __init__(self, leaf_class: str, comment: str, signatures: dict):
         self.leaf_class = leaf_class
@@ -44,6 +45,10 @@ class ColumnBuffer:
         self.signatures = signatures
         self.run_index: list[int] = []
         self.values: dict[str, list] = {item: [] for item in signatures}
+        self._leaf_type: type | None = None
+        #: item -> (list of values, Python type, dtype, shape): what :meth:`take` checks
+        self._checks = [(item, self.values[item]) + _quick_check(sig)
+                        for item, sig in signatures.items()]
 
     def accepts(self, leaf_class: str, comment: str, items: dict) -> bool:
         if leaf_class != self.leaf_class or comment != self.comment or \
@@ -61,14 +66,64 @@ class ColumnBuffer:
         for item, value in items.items():
             values[item].append(value)
 
+    def take(self, run_index: int, leaf: Any) -> bool:
+        """Append ``leaf``'s items if it is of the kind this column holds (the per-run hot
+        path: no dict, no signature tuple per item); ``False`` otherwise."""
+        if type(leaf) is not self._leaf_type or leaf._comment != self.comment:
+            return False
+        if leaf._is_parameter:
+            if len(self._checks) != 1:
+                return False
+            item, values, kind, dtype, shape = self._checks[0]
+            value = leaf._data
+            if item != leaf._name or not _quick_match(value, kind, dtype, shape):
+                return False
+            values.append(value)
+        else:
+            data = leaf._data
+            if len(data) != len(self._checks):
+                return False
+            get = data.get
+            for item, _, kind, dtype, shape in self._checks:
+                if not _quick_match(get(item, _MISSING), kind, dtype, shape):
+                    return False
+            for item, values, _, _, _ in self._checks:
+                values.append(data[item])
+        self.run_index.append(run_index)
+        return True
+
+
+_MISSING = object()
+
+
+def _quick_check(sig: tuple) -> tuple:
+    """``(type, dtype, shape)`` that values of signature ``sig`` match exactly (scalars,
+    arrays); ``(None, None, None)`` for kinds checked with :func:`signature`."""
+    kind = sig[0]
+    if kind in ("float", "bool", "complex"):
+        return {"float": float, "bool": bool, "complex": complex}[kind], None, None
+    if kind == "array":
+        return np.ndarray, np.dtype(sig[1]), tuple(sig[2])
+    return None, sig, None
+
+
+def _quick_match(value: Any, kind: type | None, dtype: Any, shape: tuple | None) -> bool:
+    if kind is None:  # ints (range), strings (trailing NULs), sequences: the full check
+        return signature(value) == dtype
+    if type(value) is not kind:
+        return False
+    return shape is None or (value.shape == shape and value.dtype == dtype)
+
 
 class RunBatch:
     """Finished runs not yet written: run-table rows, columns, irregular values, others."""
 
+    #: Columns of :attr:`runs` (one tuple per run).
+    ROW_FIELDS = ("index", "name", "status", "start", "finish", "pid", "host", "env_hash",
+                  "error")
+
     def __init__(self) -> None:
-        self.rows: dict[str, list] = {name: [] for name in
-                                      ("index", "name", "status", "start", "finish",
-                                       "runtime", "pid", "host", "env_hash", "error")}
+        self.runs: list[tuple] = []
         self.columns: dict[str, ColumnBuffer] = {}
         self.irregular: list[tuple] = []
         self.static: list[Any] = []
@@ -77,26 +132,27 @@ class RunBatch:
     def __len__(self) -> int:
         return self.count
 
+    @property
+    def rows(self) -> dict[str, list]:
+        """The run-table rows, column-wise (``runtime`` computed)."""
+        columns = list(zip(*self.runs)) if self.runs else [()] * len(self.ROW_FIELDS)
+        rows = {name: list(column) for name, column in zip(self.ROW_FIELDS, columns)}
+        rows["runtime"] = [finish - start for start, finish in zip(rows["start"],
+                                                                   rows["finish"])]
+        return rows
+
     def add_run(self, index: int, name: str, status: int, start: float, finish: float, pid: int,
                 host: str, env_hash: str, error: str) -> None:
-        rows = self.rows
-        rows["index"].append(index)
-        rows["name"].append(name)
-        rows["status"].append(status)
-        rows["start"].append(start)
-        rows["finish"].append(finish)
-        rows["runtime"].append(finish - start)
-        rows["pid"].append(pid)
-        rows["host"].append(host)
-        rows["env_hash"].append(env_hash)
-        rows["error"].append(error)
+        self.runs.append((index, name, status, start, finish, pid, host, env_hash, error))
         self.count += 1
 
     def add_leaf(self, key: str, run_index: int, wildcards: Any, leaf: Any) -> None:
         """A per-run leaf: into its column if it fits, else kept as an irregular value."""
+        buffer = self.columns.get(key)
+        if buffer is not None and buffer.take(run_index, leaf):
+            return
         leaf_class = type(leaf).__name__
         items = {leaf._name: leaf._data} if leaf._is_parameter else leaf._data
-        buffer = self.columns.get(key)
         if buffer is None:
             signatures = {}
             regular = not leaf_class.startswith("Pickle") and layout.INDEX_COLUMN not in items
@@ -109,6 +165,7 @@ class RunBatch:
                     signatures[item] = sig
             if regular and signatures:
                 buffer = self.columns[key] = ColumnBuffer(leaf_class, leaf._comment, signatures)
+                buffer._leaf_type = type(leaf)
         if buffer is not None and buffer.accepts(leaf_class, leaf._comment, items):
             buffer.append(run_index, items)
         else:

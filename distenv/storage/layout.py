@@ -25,7 +25,7 @@ import numpy as np
 import tables
 
 from distenv.storage.codecs import KIND, Context, read_item, write_item
-from distenv.trajectory.columns import pack, signature, unpack
+from distenv.trajectory.columns import common_signature, pack, unpack
 
 FORMAT_ATTR = "DISTENV_FORMAT"
 LEAF_ATTR = "DISTENV_LEAF"
@@ -43,16 +43,55 @@ MAX_ERROR_BYTES = 16384
 INDEX_COLUMN = "run_index"
 
 
-class RunRow(tables.IsDescription):
-    index = tables.Int64Col(pos=0)
-    name = tables.StringCol(64, pos=1)
-    status = tables.Int8Col(pos=2)
-    start = tables.Float64Col(pos=3)
-    finish = tables.Float64Col(pos=4)
-    runtime = tables.Float64Col(pos=5)
-    pid = tables.Int64Col(pos=6)
-    host = tables.StringCol(64, pos=7)
-    env_hash = tables.StringCol(16, pos=8)
+#: Run-table columns; the three string columns are as wide as their longest value (at most
+#: :data:`RUN_STRING_LIMITS` bytes) and widen when a longer one is appended: a fixed 64-byte
+#: name and host made 185-byte rows, most of the run table's size and of its write and read
+#: time (files written with the fixed widths read and append the same).
+RUN_FIELDS = (("index", "<i8"), ("name", "S"), ("status", "i1"), ("start", "<f8"),
+              ("finish", "<f8"), ("runtime", "<f8"), ("pid", "<i8"), ("host", "S"),
+              ("env_hash", "S"))
+RUN_STRING_LIMITS = {"name": 64, "host": 64, "env_hash": 16}
+
+
+def run_row_dtype(widths: dict[str, int]) -> np.dtype:
+    """The run table's row type with string columns of ``widths`` bytes (at least 1)."""
+    return np.dtype([(name, "S%d" % max(1, widths[name]) if kind == "S" else kind)
+                     for name, kind in RUN_FIELDS])
+
+
+def _encoded(values: list, limit: int) -> np.ndarray:
+    """Strings as UTF-8 bytes, cut to ``limit`` bytes, in an array as wide as the longest."""
+    try:
+        array = np.array(values, dtype="S")
+    except UnicodeEncodeError:
+        array = np.array([value.encode("utf-8", "replace") for value in values], dtype="S")
+    if array.dtype.itemsize > limit:
+        array = array.astype("S%d" % limit)
+    return array
+
+
+def append_run_table(h5: tables.File, traj_group: tables.Group, data: np.ndarray,
+                     filters: tables.Filters) -> None:
+    """Append run-table rows, creating the table or widening its string columns first so
+    that no value is cut (rows may come with any widths: shards, older files, merges)."""
+    if not len(data):
+        return
+    if RUN_TABLE not in traj_group:
+        h5.create_table(traj_group, RUN_TABLE, obj=data, title="run table", filters=filters,
+                        expectedrows=max(len(data), 10000))
+        return
+    table = traj_group._f_get_child(RUN_TABLE)
+    stored = table.dtype
+    widths = {name: max(stored[name].itemsize, data.dtype[name].itemsize)
+              for name in RUN_STRING_LIMITS}
+    if any(widths[name] > stored[name].itemsize for name in widths):
+        rows = table.read().astype(run_row_dtype(widths))
+        table_filters, title = table.filters, table.title
+        table._f_remove()
+        table = h5.create_table(traj_group, RUN_TABLE, obj=rows, title=title,
+                                filters=table_filters,
+                                expectedrows=max(len(rows) + len(data), 10000))
+    table.append(data if data.dtype == table.dtype else data.astype(table.dtype))
 
 
 class ErrorRow(tables.IsDescription):
@@ -161,9 +200,8 @@ def iter_leaf_groups(group: tables.Group) -> Iterable[tables.Group]:
 
 # -- explored ranges ---------------------------------------------------------------------------
 def write_range(h5: tables.File, group: tables.Group, name: str, values: list, ctx: Context) -> None:
-    sigs = {signature(value) for value in values[:1]}
-    sig = sigs.pop() if sigs else None
-    if sig is not None and not ctx.pickle_only and all(signature(v) == sig for v in values):
+    sig = None if ctx.pickle_only else common_signature(values)
+    if sig is not None:
         column = pack(sig, values, ctx.encoding)
         node = (h5.create_carray(group, name, obj=column, filters=ctx.filters)
                 if column.size else h5.create_array(group, name, obj=column))
@@ -190,22 +228,12 @@ def append_run_rows(h5: tables.File, traj_group: tables.Group, rows: dict, ctx: 
     count = len(rows["index"])
     if not count:
         return
-    if RUN_TABLE in traj_group:
-        table = traj_group._f_get_child(RUN_TABLE)
-    else:
-        table = h5.create_table(traj_group, RUN_TABLE, RunRow, "run table", filters=ctx.filters,
-                                expectedrows=max(count, 1000))
-    data = np.empty(count, dtype=table.dtype)
+    strings = {name: _encoded(rows[name], limit) for name, limit in RUN_STRING_LIMITS.items()}
+    data = np.empty(count, dtype=run_row_dtype({name: array.dtype.itemsize
+                                                for name, array in strings.items()}))
     for name in data.dtype.names:
-        values = rows[name]
-        if name in ("name", "host", "env_hash"):
-            try:
-                values = np.array(values, dtype="S%d" % data.dtype[name].itemsize)
-            except UnicodeEncodeError:
-                values = [value.encode("utf-8", "replace")[:data.dtype[name].itemsize]
-                          for value in values]
-        data[name] = values
-    table.append(data)
+        data[name] = strings[name] if name in strings else rows[name]
+    append_run_table(h5, traj_group, data, ctx.filters)
     errors = [(index, text) for index, text in zip(rows["index"], rows["error"]) if text]
     if errors:
         if ERROR_TABLE in traj_group:

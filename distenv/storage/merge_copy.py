@@ -154,12 +154,13 @@ def _copy_run_table(h5: tables.File, group: tables.Group, parts: list, mapping: 
         data = data[mask]
         data["index"] = new[mask]
         if "name" in data.dtype.names:
-            data["name"] = names.encoded_names(data["index"])
-        if layout.RUN_TABLE in group:
-            group._f_get_child(layout.RUN_TABLE).append(data)
-        else:
-            h5.create_table(group, layout.RUN_TABLE, obj=data, filters=ctx.filters,
-                            expectedrows=max(len(data), 10000))
+            encoded = names.encoded_names(data["index"])
+            widths = {name: data.dtype[name].itemsize for name in layout.RUN_STRING_LIMITS}
+            widths["name"] = min(layout.RUN_STRING_LIMITS["name"],
+                                 max(widths["name"], np.asarray(encoded).dtype.itemsize))
+            data = data.astype(layout.run_row_dtype(widths))
+            data["name"] = encoded
+        layout.append_run_table(h5, group, data, ctx.filters)
     if errors:
         indices = np.fromiter(errors, dtype=np.int64, count=len(errors))
         new, mask = _renumber(indices, mapping)

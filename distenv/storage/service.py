@@ -183,7 +183,11 @@ class HDF5StorageService:
                         layout.write_leaf(h5, group, leaf, self.ctx)
                     if not traj._default_run_names:
                         _write_run_names(h5, group, traj)
-                done = self._incorporate_shards(h5, group, traj._name, path, traj._wildcards)
+                rows_before = _run_rows(group)
+                incorporated = IncorporatedRows()
+                done = self._incorporate_shards(h5, group, traj._name, path, traj._wildcards,
+                                                incorporated)
+                rows_after = _run_rows(group)
                 overview.write_overview(h5, group, traj, self)
             self._overwritten = True
             journal.remove_shards(done)
@@ -193,15 +197,23 @@ class HDF5StorageService:
         traj._stored_range_lengths = {name: len(parameter._explored_range)
                                       for name, parameter in traj._explored.items()}
         if done or not traj._run_columns:
-            self._attach_columns(traj, path)
+            current = traj._run_table.apply_stored_rows(incorporated.rows(), incorporated.errors,
+                                                        rows_before, rows_after)
+            self._attach_columns(traj, path, read_run_table=not current)
 
-    def _attach_columns(self, traj: Any, path: Path) -> None:
-        """Let ``traj`` read its stored per-run data (lazily) without an explicit load."""
-        from distenv.storage.loading import LOAD_SKELETON, read_run_table, register_columns
+    def _attach_columns(self, traj: Any, path: Path, read_run_table: bool = True) -> None:
+        """Let ``traj`` read its stored per-run data (lazily) without an explicit load; the
+        run table is read again unless ``read_run_table=False`` (it is up to date)."""
+        from distenv.storage.loading import LOAD_SKELETON, register_columns
+        from distenv.storage.loading import read_run_table as read_table
         with open_for_reading(path) as h5:
             group = h5.root._f_get_child(traj._name)
-            if layout.RUN_TABLE in group:  # the file is the truth about which runs are done
-                traj._run_table = read_run_table(path, group, [], traj._name, traj._length)
+            if read_run_table and layout.RUN_TABLE in group:  # the file is the truth
+                traj._run_table = read_table(path, group, [], traj._name, traj._length)
+                traj._run_table.file_rows = _run_rows(group)
+            elif read_run_table:  # no run stored: the table matches if it holds none either
+                table = traj._run_table
+                table.file_rows = None if table.status.any() else 0
             traj._run_columns = {}
             register_columns(traj, path, group, [], traj._name,
                              {"results": LOAD_SKELETON, "derived_parameters": LOAD_SKELETON,
@@ -241,7 +253,8 @@ class HDF5StorageService:
         return group
 
     def _incorporate_shards(self, h5: tables.File, group: tables.Group, trajectory_name: str,
-                            path: Path, wildcards: Any) -> list[Path]:
+                            path: Path, wildcards: Any,
+                            incorporated: "IncorporatedRows | None" = None) -> list[Path]:
         directory = journal.journal_dir(path, trajectory_name)
         journal.remove_stale_shard_temporaries(directory)
         shards = journal.list_shards(directory)
@@ -255,7 +268,7 @@ class HDF5StorageService:
                     raise CorruptFileError("journal shard %s holds no trajectory %r"
                                            % (shard, trajectory_name))
                 copy_runs(h5, group, source.root._f_get_child(trajectory_name), self.ctx,
-                          wildcards)
+                          wildcards, incorporated)
         layout.append_journal_log(h5, group, [shard.name for shard in todo])
         if todo:  # a failed run made again: keep only its newest row (free without failures)
             drop_superseded(group)
@@ -292,23 +305,43 @@ def _write_run_names(h5: tables.File, group: tables.Group, traj: Any) -> None:
     h5.create_carray(group, layout.RUN_NAMES, obj=names, filters=traj._service().filters)
 
 
+class IncorporatedRows:
+    """The run-table rows and errors :func:`copy_runs` appended, in the order appended."""
+
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+        self.errors: dict[int, str] = {}
+
+    def rows(self) -> np.ndarray | None:
+        if not self.parts:
+            return None
+        return np.concatenate(self.parts) if len(self.parts) > 1 else self.parts[0]
+
+
+def _run_rows(group: tables.Group) -> int:
+    """Rows of the run table of a trajectory group (0 without one)."""
+    return group._f_get_child(layout.RUN_TABLE).nrows if layout.RUN_TABLE in group else 0
+
+
 def copy_runs(h5: tables.File, group: tables.Group, source: tables.Group, ctx: Context,
-              wildcards: Any) -> None:
-    """Append everything a journal shard holds to a trajectory group of the main file."""
+              wildcards: Any, incorporated: IncorporatedRows | None = None) -> None:
+    """Append everything a journal shard holds to a trajectory group of the main file (the
+    run-table rows and errors also to ``incorporated``)."""
     from distenv.trajectory.columns import unpack
     if layout.RUN_TABLE in source:
         rows = source._f_get_child(layout.RUN_TABLE).read()
-        if layout.RUN_TABLE in group:
-            group._f_get_child(layout.RUN_TABLE).append(rows)
-        else:
-            h5.create_table(group, layout.RUN_TABLE, obj=rows, filters=ctx.bookkeeping_filters,
-                            expectedrows=max(len(rows), 10000))
+        layout.append_run_table(h5, group, rows, ctx.bookkeeping_filters)
+        if incorporated is not None:
+            incorporated.parts.append(rows)
     if layout.ERROR_TABLE in source:
         rows = source._f_get_child(layout.ERROR_TABLE).read()
         if layout.ERROR_TABLE in group:
             group._f_get_child(layout.ERROR_TABLE).append(rows)
         else:
             h5.create_table(group, layout.ERROR_TABLE, obj=rows, filters=ctx.bookkeeping_filters)
+        if incorporated is not None:
+            incorporated.errors.update((int(index), text.decode("utf-8", "replace"))
+                                       for index, text in rows.tolist())
     for table in column_tables.iter_column_tables(source):
         meta, run_index, arrays = column_tables.read_column(table)
         if not column_tables.append_column(h5, group, meta["key"], meta["leaf_class"], meta["comment"],

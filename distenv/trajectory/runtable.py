@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -25,6 +25,10 @@ class RunTable:
         self.host = np.zeros(length, dtype="S64")
         self.env_hash = np.zeros(length, dtype="S16")
         self.error: dict[int, str] = {}
+        #: Rows of the stored run table this table was read from (``None``: not known to
+        #: match the file) and the runs marked in memory since (:meth:`apply_stored_rows`).
+        self.file_rows: int | None = None
+        self.marked = np.zeros(length, dtype=bool)
 
     def __len__(self) -> int:
         return len(self.status)
@@ -34,7 +38,7 @@ class RunTable:
         old = len(self.status)
         if length == old:
             return
-        for name, dtype in NUMERIC_COLUMNS.items():
+        for name, dtype in dict(NUMERIC_COLUMNS, marked=bool).items():
             column = getattr(self, name)
             fill = np.nan if np.dtype(dtype).kind == "f" else 0
             grown = np.full(length, fill, dtype=dtype)
@@ -65,6 +69,7 @@ class RunTable:
              env_hash: str = "", error: str = "") -> None:
         if index >= len(self.status):
             self.resize(index + 1)
+        self.marked[index] = True
         self.status[index] = status
         self.start[index] = start
         self.finish[index] = finish
@@ -76,6 +81,65 @@ class RunTable:
             self.error[index] = error
         else:
             self.error.pop(index, None)
+
+    def mark_completed(self, index: Sequence[int], start: Sequence[float],
+                       finish: Sequence[float], host: Sequence[str], pid: Sequence[int],
+                       env_hash: str = "") -> None:
+        """:meth:`mark` many completed runs at once (sequences of equal length)."""
+        index = np.fromiter(index, dtype=np.int64, count=len(index))
+        if index.max() >= len(self.status):
+            self.resize(int(index.max()) + 1)
+        self.marked[index] = True
+        start = np.fromiter(start, dtype=np.float64, count=len(index))
+        finish = np.fromiter(finish, dtype=np.float64, count=len(index))
+        self.status[index] = RUN_COMPLETED
+        self.start[index] = start
+        self.finish[index] = finish
+        self.runtime[index] = finish - start
+        self.pid[index] = np.fromiter(pid, dtype=np.int64, count=len(index))
+        hosts = set(host)
+        self.host[index] = (next(iter(hosts)).encode("utf-8", "replace")[:64]
+                            if len(hosts) == 1 else
+                            [name.encode("utf-8", "replace")[:64] for name in host])
+        self.env_hash[index] = env_hash.encode("utf-8", "replace")[:16]
+        error = self.error
+        if error:
+            for position in index.tolist():
+                error.pop(position, None)
+
+    def apply_stored_rows(self, rows: np.ndarray | None, errors: dict[int, str],
+                          file_rows_before: int, file_rows_after: int) -> bool:
+        """Bring the table up to date with rows just appended to the stored run table, instead
+        of reading the whole table again (0.12 s at 100k runs).
+
+        Valid only when the table matched the stored one before (``file_rows`` equals
+        ``file_rows_before``: nobody else appended meanwhile) and every run marked in memory
+        since is among ``rows`` (a run a worker reported but never acknowledged is not: then
+        only the file tells). Returns False when the caller must read the table instead.
+        """
+        if self.file_rows is None or self.file_rows != file_rows_before:
+            return False
+        index = np.empty(0, dtype=np.int64) if rows is None else \
+            np.asarray(rows["index"], dtype=np.int64)
+        marked = np.flatnonzero(self.marked)
+        if len(marked) and not np.isin(marked, index).all():
+            return False
+        if len(index) > 1 and not bool(np.all(index[1:] > index[:-1])):  # a run made again
+            _, newest_reversed = np.unique(index[::-1], return_index=True)
+            rows = rows[len(index) - 1 - newest_reversed]
+            index = np.asarray(rows["index"], dtype=np.int64)
+        if len(index):
+            status = np.asarray(rows["status"])
+            update = {"index": index, "status": status, "start": rows["start"],
+                      "finish": rows["finish"], "runtime": rows["runtime"], "pid": rows["pid"],
+                      "host": rows["host"], "env_hash": rows["env_hash"]}
+            if errors or self.error:
+                update["error"] = [errors.get(run, "") if code == RUN_FAILED else ""
+                                   for run, code in zip(index.tolist(), status.tolist())]
+            self.update(update)
+        self.file_rows = file_rows_after
+        self.marked[:] = False
+        return True
 
     def completed(self) -> np.ndarray:
         return self.status == RUN_COMPLETED

@@ -144,6 +144,26 @@ class TestExecutor:
         assert outcomes[3].error.run_index == 103
         assert [outcome.value for outcome in outcomes if outcome.ok] == [0, 1, 2, 4, 5, 6, 7]
 
+    @pytest.mark.parametrize("ordered", [True, False])
+    def test_imap_outcome_blocks_are_imap_outcomes_in_lists(self, make_executor, ordered):
+        arguments = [(value,) for value in range(300)]
+        ids = [1000 + value for value in range(300)]
+        with make_executor() as executor:
+            blocks = list(executor.imap_outcome_blocks(jobs.fail_on, arguments, task_ids=ids,
+                                                       ordered=ordered))
+            flat = list(executor.imap_outcomes(jobs.fail_on, arguments, task_ids=ids,
+                                               ordered=ordered))
+        assert all(isinstance(block, list) and block for block in blocks)
+        outcomes = [outcome for block in blocks for outcome in block]
+        def comparable(outcome):
+            return outcome.task_id, outcome.value, type(outcome.error), str(outcome.error)
+        assert sorted(map(comparable, outcomes)) == sorted(map(comparable, flat))
+        if ordered:
+            assert [outcome.task_id for outcome in outcomes] == ids
+        failed = [outcome for outcome in outcomes if not outcome.ok]
+        assert [outcome.task_id for outcome in failed] == [1003]
+        assert failed[0].error.run_index == 1003 and failed[0].value is None
+
     @pytest.mark.parametrize("backend", CONCURRENT)
     def test_finish_order(self, make_executor, tmp_path):
         executor = make_executor()
