@@ -49,6 +49,15 @@ def by_hand(traj):
     traj.f_add_result("pair", np.array([traj.x, -traj.x]))
 
 
+def store_by_hand(traj, index, monkeypatch):
+    """Make run ``index`` by hand, store; returns how often the whole run table was read."""
+    traj.v_idx = index
+    by_hand(traj)
+    reads = count_table_reads(monkeypatch)
+    traj.f_store()
+    return reads[0]
+
+
 def assert_matches_file(traj):
     """The in-memory run table equals the stored one, column by column, errors included."""
     loaded = load_trajectory(traj.v_name, filename=traj.v_storage_service.filename_for(
@@ -115,11 +124,7 @@ def test_a_run_marked_in_memory_but_never_stored_is_pending_after_the_store(monk
     traj = env.trajectory
     traj.f_expand({"x": [6, 7]})
     traj._run_table.mark(6, RUN_COMPLETED, 1.0, 2.0, "nowhere", 1)  # reported, never journaled
-    traj.v_idx = 7
-    by_hand(traj)
-    reads = count_table_reads(monkeypatch)
-    traj.f_store()
-    assert reads == [1]
+    assert store_by_hand(traj, 7, monkeypatch) == 1  # the file had to tell
     assert traj._run_table.status[6] == RUN_PENDING
     assert traj._run_table.status[7] == RUN_COMPLETED
     assert_matches_file(traj)
@@ -137,11 +142,7 @@ def test_rows_appended_by_another_writer_are_read(monkeypatch):
     other.v_idx = 8
     by_hand(other)
     other.f_store()  # the other writer's run 8 is in the file; this process never saw it
-    traj.v_idx = 9
-    by_hand(traj)
-    reads = count_table_reads(monkeypatch)
-    traj.f_store()
-    assert reads == [1]
+    assert store_by_hand(traj, 9, monkeypatch) == 1  # the file had to tell
     assert traj._run_table.status[8] == RUN_COMPLETED
     assert_matches_file(traj)
 
