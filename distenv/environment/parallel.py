@@ -24,7 +24,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any, Iterator, Sequence
 
 from distenv.constants import RUN_FAILED
-from distenv.environment.worker import HOST, RunOutcome, RunSpec, execute_run
+from distenv.environment.worker import HOST, RunOutcome, RunSpec, RunSpecs, execute_run
 from distenv.errors import ConfigurationError, RunTimeoutError
 from distenv.executors import frozen
 from distenv.modes import create_mode
@@ -152,26 +152,28 @@ def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, m
     """Make ``specs`` with the executor and storage mode of the specs; yield their outcomes in
     lists, as the executor receives them (a pool: one list per piece of a worker), so the
     main process handles tiny runs per list and not one by one."""
-    specs = list(specs)
+    if not isinstance(specs, RunSpecs):
+        specs = _as_run_specs(list(specs))
     mode = create_mode(mode_spec) if storing else LocalMode(mode_spec)
     executor = make_executor(executor_spec, worker_logging)
     mode.ack_each_run = executor_spec.backend == "process" or executor_spec.timeout is not None
     worker_side = mode.start(traj, service, env_hash, getattr(executor, "ncores", 1) or 1)
-    first = specs[0] if specs else None
-    if executor_spec.freeze_input and _one_input(specs):
-        function = executor.freeze(_run_frozen, traj, worker_side, first.job, first.args,
-                                   dict(first.kwargs))
-        arguments = [(spec.run_index,) for spec in specs]
+    if executor_spec.freeze_input and specs.one_input():
+        function = executor.freeze(_run_frozen, traj, worker_side, specs.job, specs.args[0],
+                                   dict(specs.kwargs[0]))
+        arguments = [(index,) for index in specs.indices]
     else:
         function = executor.freeze(_run_sent, traj, worker_side)
-        arguments = [(spec.run_index, spec.job, spec.args, dict(spec.kwargs)) for spec in specs]
+        job = specs.job
+        arguments = [(index, job, args, dict(kwargs))
+                     for index, args, kwargs in zip(specs.indices, specs.args, specs.kwargs)]
     finished = False
     stopper = getattr(executor, "stop_submitting", lambda: None)
     gc_interval = mode_spec.gc_interval if isinstance(mode, LocalMode) else None
     try:
         with GracefulExit(executor_spec.graceful_exit, stopper) as graceful:
             blocks = executor.imap_outcome_blocks(
-                function, arguments, task_ids=[spec.run_index for spec in specs],
+                function, arguments, task_ids=specs.indices,
                 ordered=not executor_spec.immediate_postproc)
             check = getattr(mode, "check", None)  # QUEUE/PIPE: is the writer alive?
             count = 0
@@ -190,6 +192,17 @@ def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, m
         graceful.raise_if_interrupted()
     finally:
         _close(mode, executor, finished)
+
+
+def _as_run_specs(specs: list[RunSpec]) -> RunSpecs:
+    """:class:`RunSpecs` of separate specs (one job for all of them, as a batch has)."""
+    jobs = {id(spec.job) for spec in specs}
+    if len(jobs) > 1:
+        raise ValueError("the runs of one batch share one job; got %d different jobs"
+                         % len(jobs))
+    clean_up = all(spec.clean_up for spec in specs)
+    return RunSpecs([spec.run_index for spec in specs], specs[0].job if specs else None,
+                    [spec.args for spec in specs], [spec.kwargs for spec in specs], clean_up)
 
 
 def _one_input(specs: Sequence[RunSpec]) -> bool:

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from distenv.environment.parallel import GracefulExit, is_timeout
 from distenv.environment.progress import ProgressReporter
 from distenv.environment.specs import ExecutorSpec, ProgressSpec, RunSettings, StorageModeSpec
-from distenv.environment.worker import RunOutcome, RunSpec, execute_run
+from distenv.environment.worker import RunOutcome, RunSpec, RunSpecs, execute_run
 from distenv.constants import RUN_COMPLETED, RUN_FAILED
 from distenv.errors import RunFailedError, WorkerDiedError
 from distenv.storage.runrows import drop_superseded_of
@@ -89,14 +89,12 @@ class RunLoop:
         return [int(index) for index in (~self.traj._run_table.completed()).nonzero()[0]]
 
     def specs(self, indices: Sequence[int], job: Any, per_run_args: Sequence[tuple],
-              per_run_kwargs: Sequence[dict]) -> Iterator[RunSpec]:
-        """One :class:`RunSpec` per index, made lazily (a million runs need no million specs
-        in memory at once)."""
-        clean_up = self.settings.clean_up_runs
-        for index, args, kwargs in zip(indices, per_run_args, per_run_kwargs):
-            yield RunSpec(index, job, args, kwargs, clean_up)
+              per_run_kwargs: Sequence[dict]) -> RunSpecs:
+        """The runs ``indices`` as :class:`RunSpecs` (each :class:`RunSpec` is made lazily, a
+        million runs need no million specs in memory at once)."""
+        return RunSpecs(indices, job, per_run_args, per_run_kwargs, self.settings.clean_up_runs)
 
-    def execute(self, specs: Iterable[RunSpec], total: int) -> list[tuple[int, Any]]:
+    def execute(self, specs: RunSpecs | Iterable[RunSpec], total: int) -> list[tuple[int, Any]]:
         """Make ``total`` runs from ``specs`` with the configured executor; see :meth:`drive`."""
         spec = self.executor
         if spec.backend == "serial":
@@ -105,7 +103,7 @@ class RunLoop:
         from distenv.environment.parallel import parallel_outcomes
         storing = self.settings.automatic_storing
         service = self.traj.v_storage_service if storing else None
-        outcomes = parallel_outcomes(self.traj, list(specs), spec, self.storage_mode, service,
+        outcomes = parallel_outcomes(self.traj, specs, spec, self.storage_mode, service,
                                      self.env_hash, storing, self.worker_logging)
         return self.drive(outcomes, total, finish_order=spec.immediate_postproc)
 
