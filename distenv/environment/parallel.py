@@ -158,15 +158,20 @@ def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, m
     executor = make_executor(executor_spec, worker_logging)
     mode.ack_each_run = executor_spec.backend == "process" or executor_spec.timeout is not None
     worker_side = mode.start(traj, service, env_hash, getattr(executor, "ncores", 1) or 1)
-    if executor_spec.freeze_input and specs.one_input():
+    one_input = specs.one_input()
+    if executor_spec.freeze_input and one_input:
         function = executor.freeze(_run_frozen, traj, worker_side, specs.job, specs.args[0],
                                    dict(specs.kwargs[0]))
         arguments = [(index,) for index in specs.indices]
     else:
         function = executor.freeze(_run_sent, traj, worker_side)
         job = specs.job
-        arguments = [(index, job, args, dict(kwargs))
-                     for index, args, kwargs in zip(specs.indices, specs.args, specs.kwargs)]
+        if one_input:  # one shared copy (also pickled once per piece)
+            args, kwargs = specs.args[0], dict(specs.kwargs[0])
+            arguments = [(index, job, args, kwargs) for index in specs.indices]
+        else:
+            arguments = [(index, job, args, dict(kwargs)) for index, args, kwargs
+                         in zip(specs.indices, specs.args, specs.kwargs)]
     finished = False
     stopper = getattr(executor, "stop_submitting", lambda: None)
     gc_interval = mode_spec.gc_interval if isinstance(mode, LocalMode) else None
@@ -180,9 +185,9 @@ def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, m
             for block in blocks:
                 if check is not None:
                     check()
-                outcomes = [task.value if task.error is None else
-                            _failed_outcome(task.task_id, task.error) for task in block
-                            if not isinstance(task.error, CancelledError)]  # graceful exit
+                outcomes = [value if error is None else _failed_outcome(task_id, error)
+                            for task_id, value, error in block
+                            if not isinstance(error, CancelledError)]  # graceful exit
                 if outcomes:
                     yield outcomes
                 if gc_interval and (count + len(block)) // gc_interval > count // gc_interval:

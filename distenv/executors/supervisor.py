@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import collections
 import concurrent.futures
+import functools
 import itertools
 import os
 import pickle
@@ -137,14 +138,16 @@ class SupervisedExecutor(Dispatcher, DistenvExecutor):
     @staticmethod
     def _iter_blocks(sink: StreamSink, ordered: bool) -> Iterator[list[TaskOutcome]]:
         """One list per block of results a worker sent (the pieces of :mod:`pool`)."""
-        task_id, make = sink.task_id, TaskOutcome._make
+        make = functools.partial(tuple.__new__, TaskOutcome)  # TaskOutcome(...) without Python
         for first, values, errors in sink.blocks(ordered):
+            ids = sink.task_ids(first, len(values))
             if errors:
-                yield [make((task_id(first + index), None if errors.get(index) else value,
-                             errors.get(index))) for index, value in enumerate(values)]
+                values = [None if index in errors else value
+                          for index, value in enumerate(values)]
+                yield list(map(make, zip(ids, values,
+                                         (errors.get(index) for index in range(len(ids))))))
             else:
-                yield [make((task_id(position), value, None))
-                       for position, value in enumerate(values, first)]
+                yield list(map(make, zip(ids, values, itertools.repeat(None))))
 
     def _map_values(self, fn: Callable[..., Any], arguments: list[tuple],
                     timeout: float | None, chunksize: int | None,

@@ -138,6 +138,12 @@ class StreamSink(Sink):
     def task_id(self, position: int) -> Hashable:
         return position if self._task_ids is None else self._task_ids[position]
 
+    def task_ids(self, first: int, count: int) -> Sequence[Hashable]:
+        """The caller's ids of the ``count`` tasks from position ``first`` on."""
+        if self._task_ids is None:
+            return range(first, first + count)
+        return self._task_ids[first:first + count]
+
     def deliver(self, positions: Positions, values: list,
                 errors: dict[int, BaseException]) -> None:
         for start, stop in contiguous_runs(positions):
