@@ -19,6 +19,11 @@ A sweep runs best as one batch, frozen input and a stream of outcomes::
             ...  # outcome.task_id, outcome.value, or outcome.error: RunFailedError,
                  # WorkerDiedError, or CancelledError after stop_submitting()
 
+For many tiny tasks, ``imap_outcome_blocks`` yields the same outcomes in lists, as the backend
+receives them (a pool: one list per message of a worker), so the caller handles a list at a
+time; its default makes one-element lists from ``imap_outcomes``, so a new backend needs only
+the latter.
+
 ``executor.stop_submitting()`` may be called from a SIGINT handler (graceful exit): no task
 starts any more, running ones finish. Workers ignore SIGINT. Leaving the ``with`` block on
 ``KeyboardInterrupt`` kills running tasks.
