@@ -21,7 +21,7 @@ import signal
 import threading
 import time
 from concurrent.futures import CancelledError, Future
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 from distenv.constants import RUN_FAILED
 from distenv.environment.worker import HOST, RunOutcome, RunSpec, RunSpecs, execute_run
@@ -146,14 +146,12 @@ class GracefulExit:
                                     "stored; the others are pending (resume or run again)")
 
 
-def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, mode_spec: Any,
+def parallel_outcomes(traj: Any, specs: RunSpecs, executor_spec: Any, mode_spec: Any,
                       service: Any, env_hash: str, storing: bool,
                       worker_logging: Any = None) -> Iterator[list[RunOutcome]]:
     """Make ``specs`` with the executor and storage mode of the specs; yield their outcomes in
     lists, as the executor receives them (a pool: one list per piece of a worker), so the
     main process handles tiny runs per list and not one by one."""
-    if not isinstance(specs, RunSpecs):
-        specs = _as_run_specs(list(specs))
     mode = create_mode(mode_spec) if storing else LocalMode(mode_spec)
     executor = make_executor(executor_spec, worker_logging)
     mode.ack_each_run = executor_spec.backend == "process" or executor_spec.timeout is not None
@@ -197,26 +195,6 @@ def parallel_outcomes(traj: Any, specs: Sequence[RunSpec], executor_spec: Any, m
         graceful.raise_if_interrupted()
     finally:
         _close(mode, executor, finished)
-
-
-def _as_run_specs(specs: list[RunSpec]) -> RunSpecs:
-    """:class:`RunSpecs` of separate specs (one job for all of them, as a batch has)."""
-    jobs = {id(spec.job) for spec in specs}
-    if len(jobs) > 1:
-        raise ValueError("the runs of one batch share one job; got %d different jobs"
-                         % len(jobs))
-    clean_up = all(spec.clean_up for spec in specs)
-    return RunSpecs([spec.run_index for spec in specs], specs[0].job if specs else None,
-                    [spec.args for spec in specs], [spec.kwargs for spec in specs], clean_up)
-
-
-def _one_input(specs: Sequence[RunSpec]) -> bool:
-    """Every run has the same job and arguments (``freeze_input`` can freeze them)."""
-    if not specs:
-        return False
-    first = specs[0]
-    return all(spec.job is first.job and spec.args is first.args and
-               spec.kwargs is first.kwargs for spec in specs)
 
 
 def _close(mode: Any, executor: Any, clean: bool) -> None:
@@ -300,15 +278,15 @@ class RunStream:
         self._graceful.__exit__(exc_type, exc, tb)
         _close(self.mode, self.executor, exc_type is None and self.outstanding == 0)
 
-    def add(self, specs: Sequence[RunSpec]) -> None:
-        """Hand ``specs`` to the executor now."""
-        specs = list(specs)
-        if not specs:
+    def add(self, batch: RunSpecs) -> None:
+        """Hand the runs of ``batch`` to the executor now."""
+        if not len(batch):
             return
         executor = self.executor
         later_round = self._rounds > 0
         self._rounds += 1
-        if not later_round and self._spec.freeze_input and _one_input(specs):
+        specs = list(batch)
+        if not later_round and self._spec.freeze_input and batch.one_input():
             first = specs[0]
             handle = executor.freeze(_run_frozen, self.traj, self._worker_side, first.job,
                                      first.args, dict(first.kwargs))
