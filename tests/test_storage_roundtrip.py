@@ -291,6 +291,29 @@ def test_per_run_values_that_change_type_and_shape(tmp_path):
     _check_irregular(load_trajectory(filename=str(tmp_path / "i.hdf5")), values)
 
 
+def test_per_run_arrays_that_differ_only_in_dtype_byte_order_or_shape(tmp_path):
+    """The journal's quick check of a column value (type, dtype, shape) sends every array that
+    does not match the column exactly to per-run storage, within one batch."""
+    values = [np.arange(3.0), np.arange(3.0) * 2, np.arange(3, dtype=np.float32),
+              np.arange(3.0).astype(">f8"), np.arange(4.0), np.arange(3.0).reshape(3, 1),
+              np.ma.masked_array(np.arange(3.0)), np.arange(3.0) + 7, 1.5, True, 2.5]
+    traj = Trajectory("quick", filename=str(tmp_path / "q.hdf5"), ack_runs=100)
+    traj.f_add_parameter("x", 0)
+    traj.f_explore({"x": list(range(len(values)))})
+
+    def job(t):
+        t.f_add_result("v", values[t.v_idx])
+
+    run_sweep(traj, job)
+    got = load_trajectory(filename=str(tmp_path / "q.hdf5")).f_get_from_runs(
+        "v", fast_access=True, use_indices=True)
+    for index, expected in enumerate(values):
+        if isinstance(expected, np.ndarray):  # a big-endian array comes back in native order
+            expected = expected.astype(expected.dtype.newbyteorder("="))
+        assert type(got[index]) is type(expected), index
+        assert_same(expected, got[index], "run %d" % index)
+
+
 def _check_irregular(loaded, values):
     got = loaded.f_get_from_runs("v", fast_access=True, use_indices=True)
     assert list(got) == list(range(len(values)))

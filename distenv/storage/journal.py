@@ -34,20 +34,25 @@ SHARD_FILTERS = tables.Filters(complevel=1, complib="blosc:lz4", shuffle=True) \
 
 
 class ColumnBuffer:
-    """Buffered per-run values of one key with one fixed signature per item."""
+    """Buffered per-run values of one key with one fixed signature per item.
+
+    ``leaf_type`` is the class of the leaves that made the column: :meth:`take` accepts
+    further leaves of that very class at the cost of a few type checks per item.
+    """
 
     __slots__ = ("leaf_class", "comment", "signatures", "run_index", "values", "_leaf_type",
                  "_checks")
 
-    def __init__(self, leaf_class: str, comment: str, signatures: dict):
+    def __init__(self, leaf_class: str, comment: str, signatures: dict,
+                 leaf_type: type | None = None):
         self.leaf_class = leaf_class
         self.comment = comment
         self.signatures = signatures
         self.run_index: list[int] = []
         self.values: dict[str, list] = {item: [] for item in signatures}
-        self._leaf_type: type | None = None
-        #: item -> (list of values, Python type, dtype, shape): what :meth:`take` checks
-        self._checks = [(item, self.values[item]) + _quick_check(sig)
+        self._leaf_type = leaf_type
+        #: per item: (name, its values, the check of a new value, see :class:`_Check`)
+        self._checks = [(item, self.values[item], _Check(sig))
                         for item, sig in signatures.items()]
 
     def accepts(self, leaf_class: str, comment: str, items: dict) -> bool:
@@ -71,23 +76,24 @@ class ColumnBuffer:
         path: no dict, no signature tuple per item); ``False`` otherwise."""
         if type(leaf) is not self._leaf_type or leaf._comment != self.comment:
             return False
+        checks = self._checks
         if leaf._is_parameter:
-            if len(self._checks) != 1:
+            if len(checks) != 1:
                 return False
-            item, values, kind, dtype, shape = self._checks[0]
+            item, values, check = checks[0]
             value = leaf._data
-            if item != leaf._name or not _quick_match(value, kind, dtype, shape):
+            if item != leaf._name or not check.matches(value):
                 return False
             values.append(value)
         else:
             data = leaf._data
-            if len(data) != len(self._checks):
+            if len(data) != len(checks):
                 return False
             get = data.get
-            for item, _, kind, dtype, shape in self._checks:
-                if not _quick_match(get(item, _MISSING), kind, dtype, shape):
+            for item, _, check in checks:
+                if not check.matches(get(item, _MISSING)):
                     return False
-            for item, values, _, _, _ in self._checks:
+            for item, values, _ in checks:
                 values.append(data[item])
         self.run_index.append(run_index)
         return True
@@ -96,23 +102,29 @@ class ColumnBuffer:
 _MISSING = object()
 
 
-def _quick_check(sig: tuple) -> tuple:
-    """``(type, dtype, shape)`` that values of signature ``sig`` match exactly (scalars,
-    arrays); ``(None, None, None)`` for kinds checked with :func:`signature`."""
-    kind = sig[0]
-    if kind in ("float", "bool", "complex"):
-        return {"float": float, "bool": bool, "complex": complex}[kind], None, None
-    if kind == "array":
-        return np.ndarray, np.dtype(sig[1]), tuple(sig[2])
-    return None, sig, None
+class _Check:
+    """Whether a value has signature ``sig``: a type test for Python floats, bools and
+    complex numbers, type, dtype and shape for arrays, :func:`signature` for the rest (ints
+    have a range, strings must not end in NUL, sequences hold elements)."""
 
+    __slots__ = ("sig", "kind", "dtype", "shape")
 
-def _quick_match(value: Any, kind: type | None, dtype: Any, shape: tuple | None) -> bool:
-    if kind is None:  # ints (range), strings (trailing NULs), sequences: the full check
-        return signature(value) == dtype
-    if type(value) is not kind:
-        return False
-    return shape is None or (value.shape == shape and value.dtype == dtype)
+    _SCALARS = {"float": float, "bool": bool, "complex": complex}
+
+    def __init__(self, sig: tuple):
+        self.sig = sig
+        self.kind: type | None = self._SCALARS.get(sig[0])
+        self.dtype = self.shape = None
+        if sig[0] == "array":
+            self.kind, self.dtype, self.shape = np.ndarray, np.dtype(sig[1]), tuple(sig[2])
+
+    def matches(self, value: Any) -> bool:
+        kind = self.kind
+        if kind is None:
+            return signature(value) == self.sig
+        if type(value) is not kind:
+            return False
+        return self.shape is None or (value.shape == self.shape and value.dtype == self.dtype)
 
 
 class RunBatch:
@@ -164,8 +176,8 @@ class RunBatch:
                         break
                     signatures[item] = sig
             if regular and signatures:
-                buffer = self.columns[key] = ColumnBuffer(leaf_class, leaf._comment, signatures)
-                buffer._leaf_type = type(leaf)
+                buffer = self.columns[key] = ColumnBuffer(leaf_class, leaf._comment, signatures,
+                                                          type(leaf))
         if buffer is not None and buffer.accepts(leaf_class, leaf._comment, items):
             buffer.append(run_index, items)
         else:
