@@ -276,6 +276,30 @@ def test_small_overview_lists_the_trajectory_s_own_leaves_not_per_run_ones(tmp_p
     assert len(overview["runs"]) == 30
 
 
+def test_a_store_rewrites_only_the_overview_tables_whose_content_changed(tmp_path):
+    """Each table carries a digest of its content; a table whose content is the same is left
+    as it is (a marker attribute put on it survives), the others are replaced, and a table
+    the store no longer writes is removed."""
+    path = tmp_path / "digest.hdf5"
+    traj = _sweep(path, runs=3)
+    with tables.open_file(str(path), "a") as h5:
+        for table in h5.get_node("/opts/overview"):
+            table._v_attrs.MARKER = "kept"
+        h5.create_table("/opts/overview", "stray", obj=np.zeros(1, dtype=[("a", "i4")]))
+    traj.f_expand({"x": [10.0]})
+    traj.f_add_result("later", 5, comment="after the runs")
+    run_sweep(traj, lambda t: t.f_add_result("z", t.x * 2, comment="doubled"), indices=[3])
+    with tables.open_file(str(path)) as h5:
+        group = h5.get_node("/opts/overview")
+        kept = {table._v_name for table in group if "MARKER" in table._v_attrs}
+        assert "stray" not in group
+        assert "config_overview" in kept and "parameters_overview" in kept
+        assert "runs" not in kept and "info" not in kept and "results_overview" not in kept
+        assert len(group.runs) == 4 and group.runs.col("index").tolist()[-1] == 3
+        assert b"results.later" in group.results_overview.col("name").tolist()
+        assert dict(group.info.read().tolist())[b"runs"] == b"4"
+
+
 def test_summary_tables_list_first_of_each_comment(tmp_path):
     _sweep(tmp_path / "on.hdf5", summary_tables=True)
     overview = _overview(tmp_path / "on.hdf5")

@@ -1,11 +1,13 @@
 """Overview tables: a quick look at a trajectory for people browsing the file.
 
-For eye-balling only (as in pypet): never relied upon, rewritten on every store, at most
+For eye-balling only (as in pypet): never relied upon, brought up to date on every store (a
+table whose content did not change is left as it is), at most
 :data:`~distenv.constants.OVERVIEW_MAX_ROWS` rows each.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -19,25 +21,27 @@ _TEXT = 128
 
 def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any,
                    own_leaves: dict[str, list] | None = None) -> None:
-    """Rewrite the overview of ``traj``; ``own_leaves`` (branch -> leaves) stands in for the
+    """Bring the overview of ``traj`` up to date; ``own_leaves`` (branch -> leaves) stands in for the
     trajectory's own leaves when there is no tree in memory (a merge)."""
     if layout.OVERVIEW in group:
-        h5.remove_node(group, layout.OVERVIEW, recursive=True)
-    target = h5.create_group(group, layout.OVERVIEW, "eye-balling only; never rely on it")
-    filters = service.filters
-    _table(h5, target, "info", [("name", traj._name), ("time", traj._time),
-                                ("comment", traj._comment), ("runs", str(traj._length)),
-                                ("explored", ", ".join(traj._explored))], ("key", "value"), filters)
-    _table(h5, target, "explorations", [(name,) for name in traj._explored], ("name",), filters)
+        target = group._f_get_child(layout.OVERVIEW)
+    else:
+        target = h5.create_group(group, layout.OVERVIEW, "eye-balling only; never rely on it")
+    written: set[str] = set()
+    writer = _Writer(h5, target, service.filters, written)
+    _table(writer, "info", [("name", traj._name), ("time", traj._time),
+                            ("comment", traj._comment), ("runs", str(traj._length)),
+                            ("explored", ", ".join(traj._explored))], ("key", "value"))
+    _table(writer, "explorations", [(name,) for name in traj._explored], ("name",))
     if service.small_overview_tables:  # as pypet's: the trajectory's own leaves, not per run
         own = _own_leaves(traj) if own_leaves is None else own_leaves
         for branch in ("config", "parameters", "derived_parameters", "results"):
             rows = [_leaf_row(leaf) for leaf in own[branch]]
-            _table(h5, target, "%s_overview" % branch, rows,
-                   ("name", "leaf_class", "value", "comment"), filters)
+            _table(writer, "%s_overview" % branch, rows,
+                   ("name", "leaf_class", "value", "comment"))
         explored = [(name, _text(repr(list(parameter._explored_range[:_TEXT]))))
                     for name, parameter in traj._explored.items()]  # no repr of 1M values
-        _table(h5, target, "explored_parameters_overview", explored, ("name", "range"), filters)
+        _table(writer, "explored_parameters_overview", explored, ("name", "range"))
     if service.summary_tables or service.large_overview_tables:
         per_run = _per_run_rows(group)
         if service.summary_tables:
@@ -46,14 +50,40 @@ def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any
                 for key, leaf_class, comment in per_run:
                     if key.startswith(branch + ".") and comment not in first_of_comment:
                         first_of_comment[comment] = (key, leaf_class, comment)
-                _table(h5, target, "%s_runs_summary" % branch, list(first_of_comment.values()),
-                       ("key", "leaf_class", "comment"), filters)
+                _table(writer, "%s_runs_summary" % branch, list(first_of_comment.values()),
+                       ("key", "leaf_class", "comment"))
         if service.large_overview_tables:
             for branch in ("results", "derived_parameters"):
                 rows = [row for row in per_run if row[0].startswith(branch + ".")]
-                _table(h5, target, "%s_runs_overview" % branch, rows, ("key", "leaf_class", "comment"),
-                       filters, expectedrows=max(1, service.results_per_run))
-    _run_overview(h5, target, group, filters)
+                _table(writer, "%s_runs_overview" % branch, rows, ("key", "leaf_class", "comment"),
+                       expectedrows=max(1, service.results_per_run))
+    _run_overview(group, writer)
+    for name in set(target._v_children) - written:  # tables this store no longer writes
+        h5.remove_node(target, name, recursive=True)
+
+
+class _Writer:
+    """Writes the overview tables of one store into ``target``. A table whose content is the
+    same as the stored one (a digest in its ``DIGEST`` attribute) is left as it is: a store
+    after more runs rewrites only the run overview (each table costs ~1 ms to create)."""
+
+    def __init__(self, h5: tables.File, target: tables.Group, filters: tables.Filters,
+                 written: set[str]):
+        self.h5, self.target, self.filters, self.written = h5, target, filters, written
+
+    def write(self, name: str, data: np.ndarray, expectedrows: int = 100) -> None:
+        self.written.add(name)
+        digest = hashlib.blake2b(str(data.dtype.descr).encode() + data.tobytes(),
+                                 digest_size=16).hexdigest()
+        target = self.target
+        if name in target:
+            old = target._f_get_child(name)
+            if "DIGEST" in old._v_attrs and old._v_attrs.DIGEST == digest:
+                return
+            self.h5.remove_node(target, name, recursive=True)
+        table = self.h5.create_table(target, name, obj=data, filters=self.filters,
+                                     expectedrows=expectedrows)
+        table._v_attrs.DIGEST = digest
 
 
 def _own_leaves(traj: Any) -> dict[str, list]:
@@ -102,20 +132,18 @@ def _per_run_rows(group: tables.Group) -> list[tuple]:
     return rows[:OVERVIEW_MAX_ROWS]
 
 
-def _run_overview(h5: tables.File, target: tables.Group, group: tables.Group,
-                  filters: tables.Filters) -> None:
+def _run_overview(group: tables.Group, writer: _Writer) -> None:
     if layout.RUN_TABLE not in group:
         return
     table = group._f_get_child(layout.RUN_TABLE)
-    rows = table.read(stop=OVERVIEW_MAX_ROWS)
-    h5.create_table(target, "runs", obj=rows, filters=filters)
+    writer.write("runs", table.read(stop=OVERVIEW_MAX_ROWS))
 
 
-def _table(h5: tables.File, target: tables.Group, name: str, rows: list, columns: tuple,
-           filters: tables.Filters, expectedrows: int = 100) -> None:
+def _table(writer: "_Writer", name: str, rows: list, columns: tuple,
+           expectedrows: int = 100) -> None:
     rows = rows[:OVERVIEW_MAX_ROWS]
     encoded = [tuple(str(cell).encode("utf-8", "replace")[:1024] for cell in row) for row in rows]
     widths = [max([len(row[i]) for row in encoded] + [1]) for i in range(len(columns))]
     dtype = np.dtype([(column, "S%d" % width) for column, width in zip(columns, widths)])
     data = np.array(encoded, dtype=dtype) if encoded else np.empty(0, dtype=dtype)
-    h5.create_table(target, name, obj=data, filters=filters, expectedrows=expectedrows)
+    writer.write(name, data, expectedrows)
