@@ -8,6 +8,7 @@ table whose content did not change is left as it is), at most
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import numpy as np
@@ -27,8 +28,7 @@ def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any
         target = group._f_get_child(layout.OVERVIEW)
     else:
         target = h5.create_group(group, layout.OVERVIEW, "eye-balling only; never rely on it")
-    written: set[str] = set()
-    writer = _Writer(h5, target, service.filters, written)
+    writer = _Writer(h5, target, service.filters)
     _table(writer, "info", [("name", traj._name), ("time", traj._time),
                             ("comment", traj._comment), ("runs", str(traj._length)),
                             ("explored", ", ".join(traj._explored))], ("key", "value"))
@@ -58,32 +58,38 @@ def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any
                 _table(writer, "%s_runs_overview" % branch, rows, ("key", "leaf_class", "comment"),
                        expectedrows=max(1, service.results_per_run))
     _run_overview(group, writer)
-    for name in set(target._v_children) - written:  # tables this store no longer writes
-        h5.remove_node(target, name, recursive=True)
+    writer.finish()
 
 
 class _Writer:
     """Writes the overview tables of one store into ``target``. A table whose content is the
-    same as the stored one (a digest in its ``DIGEST`` attribute) is left as it is: a store
-    after more runs rewrites only the run overview (each table costs ~1 ms to create)."""
+    same as the stored one is left as it is (the group's ``DIGESTS`` attribute maps each table
+    to a digest of its content, so unchanged tables are not even opened): a store after more
+    runs rewrites only the run overview (creating or opening a table costs ~1 ms each)."""
 
-    def __init__(self, h5: tables.File, target: tables.Group, filters: tables.Filters,
-                 written: set[str]):
-        self.h5, self.target, self.filters, self.written = h5, target, filters, written
+    def __init__(self, h5: tables.File, target: tables.Group, filters: tables.Filters):
+        self.h5, self.target, self.filters = h5, target, filters
+        attrs = target._v_attrs
+        self.stored: dict[str, str] = json.loads(attrs.DIGESTS) if "DIGESTS" in attrs else {}
+        self.digests: dict[str, str] = {}
 
     def write(self, name: str, data: np.ndarray, expectedrows: int = 100) -> None:
-        self.written.add(name)
         digest = hashlib.blake2b(str(data.dtype.descr).encode() + data.tobytes(),
                                  digest_size=16).hexdigest()
+        self.digests[name] = digest
         target = self.target
         if name in target:
-            old = target._f_get_child(name)
-            if "DIGEST" in old._v_attrs and old._v_attrs.DIGEST == digest:
+            if self.stored.get(name) == digest:
                 return
             self.h5.remove_node(target, name, recursive=True)
-        table = self.h5.create_table(target, name, obj=data, filters=self.filters,
-                                     expectedrows=expectedrows)
-        table._v_attrs.DIGEST = digest
+        self.h5.create_table(target, name, obj=data, filters=self.filters,
+                             expectedrows=expectedrows)
+
+    def finish(self) -> None:
+        """Remove the tables this store did not write; remember the digests."""
+        for name in set(self.target._v_children) - set(self.digests):
+            self.h5.remove_node(self.target, name, recursive=True)
+        self.target._v_attrs.DIGESTS = json.dumps(self.digests, sort_keys=True)
 
 
 def _own_leaves(traj: Any) -> dict[str, list]:
