@@ -252,6 +252,13 @@ def trivial_part(runs: int, repeats: int) -> dict:
              ratios[best_mode]))
     print("  pool / bare throughput, runs phase: %s"
           % ", ".join("%s %.2fx" % item for item in phase_ratios.items()))
+    fixed = {mode: figures["pool_" + mode]["best_s"] - figures["pool_" + mode]["best_phase_s"]
+             for mode in MODES}
+    print("  outside the runs phase (stores before and after, workers' start and exit): %s; "
+          "even a runs phase as fast as the whole bare pool would give %s"
+          % (", ".join("%s %.3f s" % item for item in fixed.items()),
+             ", ".join("%s %.2fx" % (mode, bare["best_s"] / (bare["best_s"] + fixed[mode]))
+                       for mode in MODES)))
     print("  pool %s / bare x*y only: %.3fx; pool %s / distenv serial: %.2fx"
           % (best_mode, rate(runs, figures["pool_" + best_mode]) /
              rate(runs, figures["bare_arithmetic"]), best_mode,
@@ -326,11 +333,31 @@ def cpu_part(runs: int, repeats: int, iterations: int, modes: list[str]) -> dict
               % (found["in_flight"], serial["runs_of_best_phase"]["in_flight"],
                  found["mean_run_ms"], serial["runs_of_best_phase"]["mean_run_ms"]))
     best_mode = max(modes, key=lambda mode: per_mode[mode]["phase_speedup"])
+    bounds = design_bounds(serial, figures["pool_" + best_mode])
+    print("  the bound of the design (stores before and after the runs, one writer): serial "
+          "%.3f s = runs %.3f s + stores %.3f s; a perfect pool (runs phase halved, no start or "
+          "exit cost) would reach %.2f end to end; with this pool's fixed cost (%.3f s) %.2f"
+          % (serial["best_s"], serial["best_phase_s"], bounds["stores_s"],
+             bounds["perfect_pool"], bounds["pool_fixed_s"], bounds["this_pool"]))
     return {"runs": runs, "figures": figures, "modes": per_mode, "best_mode": best_mode,
+            "bounds": bounds,
             "bare_speedups": bare, "bare_median_speedup": statistics.median(bare),
             "speedup": per_mode[best_mode]["speedup"],
             "phase_speedup": per_mode[best_mode]["phase_speedup"],
             "runs_per_s": {name: rate(runs, entry) for name, entry in figures.items()}}
+
+
+def design_bounds(serial: dict, pool: dict) -> dict:
+    """The end-to-end speed-up a pool could reach at most: ``serial = runs + stores``; the
+    stores (before and after the runs, made by one process) stay whole in a pool, only the
+    runs phase can be halved. ``this_pool`` adds this pool's own fixed cost (its stores,
+    workers' start and exit) instead."""
+    stores = serial["best_s"] - serial["best_phase_s"]
+    half = serial["best_phase_s"] / NCORES
+    pool_fixed = pool["best_s"] - pool["best_phase_s"]
+    return {"stores_s": stores, "pool_fixed_s": pool_fixed,
+            "perfect_pool": serial["best_s"] / (half + stores),
+            "this_pool": serial["best_s"] / (half + pool_fixed)}
 
 
 def pypet_part(runs: int, distenv_cpu: dict, time_limit: float) -> dict:
