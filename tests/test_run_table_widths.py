@@ -25,9 +25,10 @@ def rows(indices, name, host, env_hash="abc1234"):
     return data
 
 
-def stored(path):
+def stored(path, name="traj"):
+    """The stored run table of trajectory ``name``: rows and dtype."""
     with tables.open_file(path) as h5:
-        table = h5.root.traj.run_table
+        table = h5.get_node("/%s/run_table" % name)
         return table.read(), table.dtype
 
 
@@ -91,3 +92,29 @@ def test_a_sweep_stores_narrow_rows_that_load_back(tmp_path):
     loaded = load_trajectory("narrow", filename="hdf5/narrow.hdf5")
     info = loaded.f_get_run_information(3)
     assert info["name"] == "run_00000003" and info["completed"] == 1 and info["host"]
+
+
+def test_pending_shards_with_wider_strings_load_and_compact(tmp_path):
+    """The main file's rows are narrow, a pending shard's are wider: loading concatenates
+    them, compaction widens the stored table; nothing is cut either way."""
+    from distenv import Trajectory
+    traj = Trajectory("mixed", filename=str(tmp_path / "mixed.hdf5"))
+    traj.f_add_parameter("x", 0)
+    traj.f_explore({"x": [0, 1, 2]})
+    traj.f_store()
+    long_host = "a-rather-long-host-name.example.org"
+    for index, host in ((0, "h"), (1, long_host)):
+        journal = traj.v_storage_service.run_journal(traj)
+        traj._set_run(index)
+        traj.f_add_result("y", float(index))
+        journal.store_run(traj, index, traj._leave_run(), 1, 1.0, 2.0, host=host, pid=7)
+        journal.close()
+        if index == 0:
+            traj.f_store()  # run 0 in the main file, run 1 stays a pending shard
+    loaded = load_trajectory("mixed", filename=str(tmp_path / "mixed.hdf5"))
+    assert [loaded.f_get_run_information(i)["host"] for i in (0, 1)] == ["h", long_host]
+    traj.f_store()
+    data, _ = stored(str(tmp_path / "mixed.hdf5"), "mixed")
+    assert dict(zip(data["index"].tolist(), data["host"].tolist())) == {
+        0: b"h", 1: long_host.encode()}
+
