@@ -117,4 +117,3 @@ def test_pending_shards_with_wider_strings_load_and_compact(tmp_path):
     data, _ = stored(str(tmp_path / "mixed.hdf5"), "mixed")
     assert dict(zip(data["index"].tolist(), data["host"].tolist())) == {
         0: b"h", 1: long_host.encode()}
-
