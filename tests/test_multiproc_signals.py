@@ -139,18 +139,11 @@ class Sweep:
 
 
 @pytest.fixture
-def sweeps(tmp_path):
-    started = []
-
-    def start(keywords, workers, short, long):
-        sweep = Sweep(tmp_path, keywords, workers, short, long)
-        started.append(sweep)
-        return sweep
-
-    yield start
-    for sweep in started:
-        if sweep.process.poll() is None:
-            sweep.kill()
+def sweeps(tmp_path, spawn):
+    """``sweeps(keywords, workers, short, long)``: a :class:`Sweep` in ``tmp_path``, killed at
+    the end of the test if it still runs (the ``spawn`` fixture)."""
+    return lambda keywords, workers, short, long: spawn(Sweep, tmp_path, keywords, workers,
+                                                        short, long)
 
 
 def completed(statuses: list[str]) -> set[int]:

@@ -41,6 +41,21 @@ def _send_run(traj, worker_side, index):
     worker_side.handle(traj, outcome)
 
 
+def _in_child(target, *args):
+    """Run ``target(*args)`` in a forked process (as a worker); return its exit code."""
+    child = FORK.Process(target=target, args=args)
+    child.start()
+    child.join(60)
+    return child.exitcode
+
+
+def _stored_statuses(traj, mode, tmp_path):
+    """Let the writer end, compact the journal; the run statuses the file then holds."""
+    mode.finish()
+    traj.f_store()
+    return load_trajectory(filename=str(tmp_path / "chan.hdf5"))._run_table.status.tolist()
+
+
 def _half_a_message_then_die(address, authkey):
     connection = mpc.Client(address, family="AF_UNIX", authkey=authkey)
     # a length header announcing 100 kB, then 10 bytes of it: the rest never comes
@@ -55,18 +70,10 @@ def test_a_sender_killed_mid_message_does_not_block_the_writer(tmp_path, wrap_mo
     worker_side = mode.start(traj, traj.v_storage_service, "", 2)
     channel = worker_side.channel
 
-    good = FORK.Process(target=_send_run, args=(traj, worker_side, 0))
-    good.start()
-    good.join(60)
-    assert good.exitcode == 0
-    dying = FORK.Process(target=_half_a_message_then_die, args=(channel.address, channel.authkey))
-    dying.start()
-    dying.join(60)
-    assert dying.exitcode == -signal.SIGKILL
-    later = FORK.Process(target=_send_run, args=(traj, worker_side, 1))  # the writer goes on
-    later.start()
-    later.join(60)
-    assert later.exitcode == 0
+    assert _in_child(_send_run, traj, worker_side, 0) == 0
+    assert _in_child(_half_a_message_then_die, channel.address, channel.authkey) == \
+        -signal.SIGKILL
+    assert _in_child(_send_run, traj, worker_side, 1) == 0  # the writer goes on
 
     started = time.monotonic()
     mode.finish()  # raised or hung (up to an hour) with one shared pipe
@@ -92,14 +99,8 @@ def test_a_connection_without_the_key_is_refused_and_the_writer_goes_on(tmp_path
     raw.connect(channel.address)
     raw.sendall(struct.pack("!i", 5) + b"hello")
     raw.close()
-    sender = FORK.Process(target=_send_run, args=(traj, worker_side, 2))
-    sender.start()
-    sender.join(60)
-    assert sender.exitcode == 0
-    mode.finish()
-    traj.f_store()
-    loaded = load_trajectory(filename=str(tmp_path / "chan.hdf5"))
-    assert loaded._run_table.status.tolist() == [0, 0, RUN_COMPLETED, 0]
+    assert _in_child(_send_run, traj, worker_side, 2) == 0
+    assert _stored_statuses(traj, mode, tmp_path) == [0, 0, RUN_COMPLETED, 0]
 
 
 def test_the_channel_lives_in_a_private_folder_removed_after_an_abort(tmp_path):
@@ -122,11 +123,5 @@ def test_a_long_temporary_folder_still_gives_a_socket_that_binds(tmp_path, monke
     mode = create_mode(StorageModeSpec(wrap_mode="QUEUE"))
     worker_side = mode.start(traj, traj.v_storage_service, "", 2)
     assert len(worker_side.channel.address) <= 100
-    sender = FORK.Process(target=_send_run, args=(traj, worker_side, 3))
-    sender.start()
-    sender.join(60)
-    assert sender.exitcode == 0
-    mode.finish()
-    traj.f_store()
-    assert load_trajectory(filename=str(tmp_path / "chan.hdf5"))._run_table.status.tolist() == \
-        [0, 0, 0, RUN_COMPLETED]
+    assert _in_child(_send_run, traj, worker_side, 3) == 0
+    assert _stored_statuses(traj, mode, tmp_path) == [0, 0, 0, RUN_COMPLETED]
