@@ -251,8 +251,7 @@ class Sweep:
     def record_block(self, outcomes: list[RunOutcome]) -> bool:
         """:meth:`record` for a list of outcomes; completed runs that a worker stored (the
         common case with many tiny runs) go into the run table at once, not one by one."""
-        if len(outcomes) < 8 or not all(outcome.stored and outcome.status == RUN_COMPLETED
-                                        for outcome in outcomes):
+        if not all(outcome.stored and outcome.status == RUN_COMPLETED for outcome in outcomes):
             for outcome in outcomes:
                 if not self.record(outcome):
                     return False

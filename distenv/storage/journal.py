@@ -57,13 +57,9 @@ class ColumnBuffer:
 
     def accepts(self, leaf_class: str, comment: str, items: dict) -> bool:
         if leaf_class != self.leaf_class or comment != self.comment or \
-                len(items) != len(self.signatures):
+                len(items) != len(self._checks):
             return False
-        signatures = self.signatures
-        for item, value in items.items():
-            if signatures.get(item) != signature(value):
-                return False
-        return True
+        return all(check.matches(items.get(item, _MISSING)) for item, _, check in self._checks)
 
     def append(self, run_index: int, items: dict) -> None:
         self.run_index.append(run_index)

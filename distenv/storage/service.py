@@ -20,7 +20,7 @@ import tables
 from distenv.version import __version__
 from distenv.errors import ConfigurationError, CorruptFileError, TrajectoryExistsError
 from distenv.storage import column_tables, journal, layout, overview
-from distenv.storage.runrows import drop_superseded
+from distenv.storage.runrows import drop_superseded, newest_rows
 from distenv.storage.codecs import Context
 from distenv.storage.files import (file_lock, make_filters, open_for_reading,
                                    remove_stale_temporaries, replacing)
@@ -313,9 +313,12 @@ class IncorporatedRows:
         self.errors: dict[int, str] = {}
 
     def rows(self) -> np.ndarray | None:
+        """The rows, the newest one only of a run made again (as the stored table keeps)."""
         if not self.parts:
             return None
-        return np.concatenate(self.parts) if len(self.parts) > 1 else self.parts[0]
+        rows = np.concatenate(self.parts) if len(self.parts) > 1 else self.parts[0]
+        newest = newest_rows(rows["index"])
+        return rows if newest is None else rows[newest]
 
 
 def _run_rows(group: tables.Group) -> int:

@@ -112,7 +112,8 @@ class RunTable:
         """Bring the table up to date with rows just appended to the stored run table, instead
         of reading the whole table again (0.12 s at 100k runs).
 
-        Valid only when the table matched the stored one before (``file_rows`` equals
+        ``rows`` hold one row per run (the newest). Valid only when the table matched the
+        stored one before (``file_rows`` equals
         ``file_rows_before``: nobody else appended meanwhile) and every run marked in memory
         since is among ``rows`` (a run a worker reported but never acknowledged is not: then
         only the file tells). Returns False when the caller must read the table instead.
@@ -124,10 +125,6 @@ class RunTable:
         marked = np.flatnonzero(self.marked)
         if len(marked) and not np.isin(marked, index).all():
             return False
-        if len(index) > 1 and not bool(np.all(index[1:] > index[:-1])):  # a run made again
-            _, newest_reversed = np.unique(index[::-1], return_index=True)
-            rows = rows[len(index) - 1 - newest_reversed]
-            index = np.asarray(rows["index"], dtype=np.int64)
         if len(index):
             status = np.asarray(rows["status"])
             update = {"index": index, "status": status, "start": rows["start"],
