@@ -55,6 +55,10 @@ def test_newest_rows_keeps_the_last_row_of_each_run_in_table_order():
     assert newest_rows(np.array([0, 1, 2])) is None
     assert newest_rows(np.array([3, 0, 1, 2])) is None
     assert newest_rows(np.array([0, 1, 2, 1, 3, 1])).tolist() == [0, 2, 4, 5]
+    # by_index: the same rows in run-index order, also when only the order is off
+    assert newest_rows(np.array([0, 1, 2, 1, 3, 1]), by_index=True).tolist() == [0, 5, 2, 4]
+    assert newest_rows(np.array([2, 0, 1]), by_index=True).tolist() == [1, 2, 0]
+    assert newest_rows(np.array([0, 1, 2]), by_index=True) is None
 
 
 @pytest.mark.parametrize("execution", [{}, {"multiproc": True, "ncores": 2, "use_pool": True,

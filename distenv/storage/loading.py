@@ -17,6 +17,7 @@ import tables
 from distenv.errors import NodeNotFoundError, StorageError, TrajectoryNotFoundError
 from distenv.storage import column_tables, journal, layout
 from distenv.storage.files import open_for_reading
+from distenv.storage.runrows import newest_rows
 from distenv.trajectory.columns import RunColumn, unpack
 from distenv.trajectory.leaves import Parameter
 from distenv.trajectory.runtable import RunTable
@@ -196,8 +197,9 @@ def read_run_table(path: Path, group: tables.Group, shards: list[Path], name: st
     if not parts:
         return table
     rows = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    if not _strictly_increasing(rows["index"]):
-        rows = rows[_last_occurrence(rows["index"])]
+    newest = newest_rows(rows["index"], by_index=True)
+    if newest is not None:
+        rows = rows[newest]
     table.update({
         "index": rows["index"], "status": rows["status"], "start": rows["start"],
         "finish": rows["finish"], "runtime": rows["runtime"], "pid": rows["pid"],
@@ -207,17 +209,6 @@ def read_run_table(path: Path, group: tables.Group, shards: list[Path], name: st
     table.error = {index: text for index, text in errors.items()
                    if index < len(status) and status[index] == 2}
     return table
-
-
-def _strictly_increasing(index: np.ndarray) -> bool:
-    return len(index) < 2 or bool(np.all(index[1:] > index[:-1]))
-
-
-def _last_occurrence(index: np.ndarray) -> np.ndarray:
-    """Positions keeping the last row of every run index, in run-index order."""
-    reverse = index[::-1]
-    _, first_in_reverse = np.unique(reverse, return_index=True)
-    return len(index) - 1 - first_in_reverse
 
 
 def register_columns(traj: Any, path: Path, group: tables.Group, shards: list[Path], name: str,
@@ -272,8 +263,8 @@ def _fill_column(column: RunColumn, sources: list, irregular: list, traj: Any) -
         if indices:
             run_index = np.concatenate(indices)
             merged = {item: _concat_all(parts) for item, parts in arrays.items()}
-            if not _strictly_increasing(run_index):
-                keep = _last_occurrence(run_index)
+            keep = newest_rows(run_index, by_index=True)
+            if keep is not None:
                 run_index = run_index[keep]
                 merged = {item: array[keep] for item, array in merged.items()}
             column.extend(run_index, merged)

@@ -22,6 +22,7 @@ from distenv.storage import column_tables as column_store
 from distenv.storage import layout
 from distenv.storage.codecs import Context
 from distenv.storage.files import open_for_reading
+from distenv.storage.runrows import newest_rows
 from distenv.storage.merge_plan import (MERGED_CONFIG, IgnoreRules, MergePlan, SourcePlan,
                                         TrajectoryInfo, column_tables, leaf_groups, reading)
 from distenv.trajectory.columns import unpack
@@ -128,15 +129,6 @@ def _renumber(run_index: np.ndarray, mapping: np.ndarray) -> tuple[np.ndarray, n
     return new, new >= 0
 
 
-def _last_rows(run_index: np.ndarray) -> np.ndarray | None:
-    """Positions keeping the last row of each run (``None`` if every run has one row)."""
-    if len(run_index) < 2 or np.all(run_index[1:] > run_index[:-1]):
-        return None
-    reverse = run_index[::-1]
-    _, first = np.unique(reverse, return_index=True)
-    return len(run_index) - 1 - first
-
-
 def _copy_run_table(h5: tables.File, group: tables.Group, parts: list, mapping: np.ndarray,
                     ctx: Context, names: RunNames) -> None:
     rows, errors = [], {}
@@ -147,7 +139,7 @@ def _copy_run_table(h5: tables.File, group: tables.Group, parts: list, mapping: 
         errors.update(part_errors)
     if rows:
         data = np.concatenate(rows) if len(rows) > 1 else rows[0]
-        keep = _last_rows(data["index"])
+        keep = newest_rows(data["index"], by_index=True)
         if keep is not None:
             data = data[keep]
         new, mask = _renumber(data["index"], mapping)
@@ -191,7 +183,7 @@ def _copy_columns(h5: tables.File, group: tables.Group, parts: list, mapping: np
             meta = batch[0][0]
             datas = [table.read() for _, table in batch]
             data = datas[0] if len(datas) == 1 else _concat_rows(datas, list(meta["signatures"]))
-            keep = _last_rows(data[layout.INDEX_COLUMN])
+            keep = newest_rows(data[layout.INDEX_COLUMN], by_index=True)
             if keep is not None:
                 data = data[keep]
             new, mask = _renumber(data[layout.INDEX_COLUMN], mapping)

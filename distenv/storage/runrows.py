@@ -24,15 +24,17 @@ from distenv.storage import layout
 from distenv.storage.files import file_lock, open_for_reading, replacing
 
 
-def newest_rows(run_index: np.ndarray) -> np.ndarray | None:
-    """Positions of the newest (last) row of every run, in table order; ``None`` when every
-    run has one row already."""
-    if len(run_index) < 2:
+def newest_rows(run_index: np.ndarray, by_index: bool = False) -> np.ndarray | None:
+    """Positions of the newest (last) row of every run, in table order (``by_index``: in
+    run-index order); ``None`` when the rows need neither dropping nor reordering (every run
+    has one row, and with ``by_index`` they are sorted already)."""
+    if len(run_index) < 2 or bool(np.all(run_index[1:] > run_index[:-1])):
         return None
     unique, first_in_reverse = np.unique(run_index[::-1], return_index=True)
-    if len(unique) == len(run_index):
+    if len(unique) == len(run_index) and not by_index:
         return None
-    return np.sort(len(run_index) - 1 - first_in_reverse)
+    positions = len(run_index) - 1 - first_in_reverse  # in run-index order
+    return positions if by_index else np.sort(positions)
 
 
 def has_superseded_rows(traj_group: tables.Group) -> bool:
