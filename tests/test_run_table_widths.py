@@ -117,3 +117,11 @@ def test_pending_shards_with_wider_strings_load_and_compact(tmp_path):
     data, _ = stored(str(tmp_path / "mixed.hdf5"), "mixed")
     assert dict(zip(data["index"].tolist(), data["host"].tolist())) == {
         0: b"h", 1: long_host.encode()}
+
+
+def test_a_repeated_value_is_encoded_once_and_cut_like_any_other():
+    assert layout._encoded(["host-a"] * 3, 64).tolist() == [b"host-a"] * 3
+    assert layout._encoded(["x" * 100] * 2, 64).dtype.itemsize == 64
+    assert layout._encoded(["é"] * 2, 16).tolist() == ["é".encode("utf-8")] * 2
+    assert layout._encoded(["a", "bb", "a"], 64).tolist() == [b"a", b"bb", b"a"]
+    assert layout._encoded([""] * 4, 16).tolist() == [b""] * 4

@@ -17,7 +17,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import tables
@@ -141,12 +141,11 @@ class RunBatch:
         return self.count
 
     @property
-    def rows(self) -> dict[str, list]:
-        """The run-table rows, column-wise (``runtime`` computed)."""
+    def rows(self) -> dict[str, Sequence]:
+        """The run-table rows, column-wise (tuples; ``runtime`` computed, an array)."""
         columns = list(zip(*self.runs)) if self.runs else [()] * len(self.ROW_FIELDS)
-        rows = {name: list(column) for name, column in zip(self.ROW_FIELDS, columns)}
-        rows["runtime"] = [finish - start for start, finish in zip(rows["start"],
-                                                                   rows["finish"])]
+        rows = dict(zip(self.ROW_FIELDS, columns))
+        rows["runtime"] = np.subtract(rows["finish"], rows["start"], dtype=np.float64)
         return rows
 
     def add_run(self, index: int, name: str, status: int, start: float, finish: float, pid: int,

@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import tables
@@ -59,8 +59,12 @@ def run_row_dtype(widths: dict[str, int]) -> np.dtype:
                      for name, kind in RUN_FIELDS])
 
 
-def _encoded(values: list, limit: int) -> np.ndarray:
-    """Strings as UTF-8 bytes, cut to ``limit`` bytes, in an array as wide as the longest."""
+def _encoded(values: Sequence[str], limit: int) -> np.ndarray:
+    """Strings as UTF-8 bytes, cut to ``limit`` bytes, in an array as wide as the longest
+    (a column of one repeated value, as a process's host and environment hash, is made
+    from that one value)."""
+    if len(values) > 1 and values.count(values[0]) == len(values):
+        return np.full(len(values), _encoded([values[0]], limit)[0])
     try:
         array = np.array(values, dtype="S")
     except UnicodeEncodeError:
@@ -234,7 +238,10 @@ def append_run_rows(h5: tables.File, traj_group: tables.Group, rows: dict, ctx: 
     for name in data.dtype.names:
         data[name] = strings[name] if name in strings else rows[name]
     append_run_table(h5, traj_group, data, ctx.filters)
-    errors = [(index, text) for index, text in zip(rows["index"], rows["error"]) if text]
+    messages = rows["error"]
+    if messages.count("") == len(messages):  # no failed run: the common case
+        return
+    errors = [(index, text) for index, text in zip(rows["index"], messages) if text]
     if errors:
         if ERROR_TABLE in traj_group:
             error_table = traj_group._f_get_child(ERROR_TABLE)
