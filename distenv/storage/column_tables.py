@@ -14,6 +14,7 @@ from typing import Iterable
 import numpy as np
 import tables
 
+from distenv.storage import chunks
 from distenv.storage.codecs import Context
 from distenv.storage.layout import (COLUMN_ATTR, COMMENT_ATTR, FORMAT_ATTR, INDEX_COLUMN,
                                     LEAF_ATTR, ensure_group, node_path, reserved_below,
@@ -119,8 +120,7 @@ def append_column(h5: tables.File, traj_group: tables.Group, key: str, leaf_clas
     for item, array in arrays.items():
         data[item] = array
     if table is None:
-        table = h5.create_table(parent, name, obj=data, filters=ctx.filters,
-                                expectedrows=max(expectedrows, count))
+        table = chunks.create_table(h5, parent, name, data, ctx.filters, expectedrows)
         attrs = table._v_attrs
         attrs[COLUMN_ATTR] = key
         attrs[LEAF_ATTR] = leaf_class
@@ -129,7 +129,7 @@ def append_column(h5: tables.File, traj_group: tables.Group, key: str, leaf_clas
         attrs.ENCODING = ctx.encoding
         _index_column(traj_group, table)
     else:
-        table.append(data)
+        chunks.append_rows(table, data)
     return True
 
 

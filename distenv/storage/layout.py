@@ -24,6 +24,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import tables
 
+from distenv.storage import chunks
 from distenv.storage.codecs import KIND, Context, read_item, write_item
 from distenv.trajectory.columns import common_signature, pack, unpack
 
@@ -81,8 +82,7 @@ def append_run_table(h5: tables.File, traj_group: tables.Group, data: np.ndarray
     if not len(data):
         return
     if RUN_TABLE not in traj_group:
-        h5.create_table(traj_group, RUN_TABLE, obj=data, title="run table", filters=filters,
-                        expectedrows=max(len(data), 10000))
+        chunks.create_table(h5, traj_group, RUN_TABLE, data, filters, 10000, title="run table")
         return
     table = traj_group._f_get_child(RUN_TABLE)
     stored = table.dtype
@@ -95,7 +95,7 @@ def append_run_table(h5: tables.File, traj_group: tables.Group, data: np.ndarray
         table = h5.create_table(traj_group, RUN_TABLE, obj=rows, title=title,
                                 filters=table_filters,
                                 expectedrows=max(len(rows) + len(data), 10000))
-    table.append(data if data.dtype == table.dtype else data.astype(table.dtype))
+    chunks.append_rows(table, data if data.dtype == table.dtype else data.astype(table.dtype))
 
 
 class ErrorRow(tables.IsDescription):

@@ -1,0 +1,123 @@
+"""Appending many rows to a table, with the compression done in threads.
+
+HDF5 runs its filters (shuffle, then deflate) chunk by chunk in the calling thread, and the
+copy bundled with PyTables is slow at it: for the 20,000 runs of a trivial sweep it took
+about 50 ms, 2.3x numpy's byte shuffle plus Python's ``zlib`` on the same chunks. A
+compaction appends whole columns at once, so :func:`append_rows` filters the full chunks
+itself -- in a thread per core (``zlib`` releases the GIL) -- and writes them as they are
+(``Leaf.write_chunk``, HDF5's direct chunk write); the rows before the first chunk boundary
+and after the last one go through HDF5 as usual. What is stored is byte for byte what HDF5's
+own filters would have made of the same data with the same ``zlib`` (any reader decodes it).
+
+Only for what this module can reproduce exactly: zlib, optional shuffle, no checksum, a table
+whose file layout is the memory layout of the rows. Anything else is appended normally.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import sys
+import zlib
+
+import numpy as np
+import tables
+
+#: Below this many full chunks the threads cost more than they save.
+MIN_CHUNKS = 2
+
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _threads() -> concurrent.futures.ThreadPoolExecutor:
+    """One pool per process, made on first use (making one costs ~2 ms); a forked child
+    makes its own (threads do not survive a fork)."""
+    global _pool
+    if _pool is None:
+        _pool = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1,
+                                                      thread_name_prefix="distenv-deflate")
+    return _pool
+
+
+def _forget_pool() -> None:
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def create_table(h5: tables.File, parent: tables.Group, name: str, data: np.ndarray,
+                 filters: tables.Filters, expectedrows: int, **keywords) -> tables.Table:
+    """``h5.create_table(parent, name, obj=data, ...)``, the rows written by
+    :func:`append_rows`."""
+    table = h5.create_table(parent, name, description=data.dtype, filters=filters,
+                            expectedrows=max(expectedrows, len(data)), **keywords)
+    append_rows(table, data)
+    return table
+
+
+def append_rows(table: tables.Table, data: np.ndarray) -> None:
+    """``table.append(data)``; full chunks are filtered in threads and written directly."""
+    chunk_rows = _direct_chunk_rows(table, data)
+    if chunk_rows is None:
+        table.append(data)
+        return
+    start = table.nrows
+    head = (-start) % chunk_rows  # rows that complete the chunk the table ends in
+    body = (len(data) - head) // chunk_rows * chunk_rows
+    if body < MIN_CHUNKS * chunk_rows:
+        table.append(data)
+        return
+    if head:
+        table.append(data[:head])
+    first = start + head
+    rows = np.ascontiguousarray(data[head:head + body])
+    filters = table.filters
+    pieces = [rows[offset:offset + chunk_rows] for offset in range(0, body, chunk_rows)]
+    blobs = list(_threads().map(lambda piece: _filtered(piece, filters), pieces))
+    table.flush()
+    table.truncate(first + body)  # grows the table; no chunk is written by this
+    for number, blob in enumerate(blobs):
+        table.write_chunk((first + number * chunk_rows,), blob)
+    if head + body < len(data):
+        table.append(data[head + body:])
+
+
+def _direct_chunk_rows(table: tables.Table, data: np.ndarray) -> int | None:
+    """Rows per chunk if this table's chunks can be filtered here, else ``None``."""
+    filters = table.filters
+    if filters.complib != "zlib" or not filters.complevel or filters.fletcher32 or \
+            filters.bitshuffle or filters.least_significant_digit is not None:
+        return None
+    chunkshape = table.chunkshape
+    if chunkshape is None or len(chunkshape) != 1 or data.dtype != table.dtype:
+        return None
+    if table.byteorder not in (sys.byteorder, "irrelevant") or not _packed(data.dtype):
+        return None
+    return int(chunkshape[0])
+
+
+def _packed(dtype: np.dtype) -> bool:
+    """Fields back to back in declaration order, native order, no padding, no objects: the
+    layout PyTables gives the table in the file."""
+    if dtype.fields is None or dtype.hasobject:
+        return False
+    offset = 0
+    for name in dtype.names:
+        field, position = dtype.fields[name][:2]
+        if position != offset or field.subdtype is None and field.fields is not None:
+            return False
+        base = field.subdtype[0] if field.subdtype is not None else field
+        if base.byteorder == (">" if sys.byteorder == "little" else "<"):
+            return False
+        offset += field.itemsize
+    return offset == dtype.itemsize
+
+
+def _filtered(rows: np.ndarray, filters: tables.Filters) -> bytes:
+    """One chunk through HDF5's pipeline: byte shuffle (element = row), then deflate."""
+    raw = rows.view(np.uint8).reshape(len(rows), rows.dtype.itemsize)
+    if filters.shuffle:
+        raw = raw.T
+    return zlib.compress(np.ascontiguousarray(raw).data, filters.complevel)
