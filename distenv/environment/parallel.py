@@ -148,10 +148,16 @@ class GracefulExit:
 
 def parallel_outcomes(traj: Any, specs: RunSpecs, executor_spec: Any, mode_spec: Any,
                       service: Any, env_hash: str, storing: bool,
-                      worker_logging: Any = None) -> Iterator[list[RunOutcome]]:
+                      worker_logging: Any = None,
+                      first_store: Any = None) -> Iterator[list[RunOutcome]]:
     """Make ``specs`` with the executor and storage mode of the specs; yield their outcomes in
     lists, as the executor receives them (a pool: one list per piece of a worker), so the
-    main process handles tiny runs per list and not one by one."""
+    main process handles tiny runs per list and not one by one.
+
+    ``first_store()`` writes the sweep's first store (claimed already, see
+    :mod:`distenv.storage.pending`): it is called once the runs are handed to the executor,
+    after its workers are forked where the executor says so, and the runs execute meanwhile.
+    """
     mode = create_mode(mode_spec) if storing else LocalMode(mode_spec)
     executor = make_executor(executor_spec, worker_logging)
     mode.ack_each_run = executor_spec.backend == "process" or executor_spec.timeout is not None
@@ -178,6 +184,11 @@ def parallel_outcomes(traj: Any, specs: RunSpecs, executor_spec: Any, mode_spec:
             blocks = executor.imap_outcome_blocks(
                 function, arguments, task_ids=specs.indices,
                 ordered=not executor_spec.immediate_postproc)
+            if first_store is not None:
+                # forks wait for a store anyway (hdf5_section): this only lets the workers
+                # start before it, so that the store overlaps the runs
+                executor.workers_started(FORK_WAIT_SECONDS)
+                first_store()
             check = getattr(mode, "check", None)  # QUEUE/PIPE: is the writer alive?
             count = 0
             for block in blocks:
@@ -195,6 +206,10 @@ def parallel_outcomes(traj: Any, specs: RunSpecs, executor_spec: Any, mode_spec:
         graceful.raise_if_interrupted()
     finally:
         _close(mode, executor, finished)
+
+
+#: How long a sweep waits for its pool's workers to be forked before its first store.
+FORK_WAIT_SECONDS = 2.0
 
 
 def _close(mode: Any, executor: Any, clean: bool) -> None:

@@ -103,12 +103,14 @@ class RunLoop:
         from distenv.environment.parallel import parallel_outcomes
         storing = self.settings.automatic_storing
         service = self.traj.v_storage_service if storing else None
+        sweep = Sweep(self, total, overlap_first_store=True)
         outcomes = parallel_outcomes(self.traj, specs, spec, self.storage_mode, service,
-                                     self.env_hash, storing, self.worker_logging)
-        return self.drive(outcomes, total, finish_order=spec.immediate_postproc)
+                                     self.env_hash, storing, self.worker_logging,
+                                     first_store=sweep.write_first_store)
+        return self.drive(outcomes, total, finish_order=spec.immediate_postproc, sweep=sweep)
 
     def drive(self, blocks: Iterable[list[RunOutcome]], total: int,
-              finish_order: bool = False) -> list[tuple[int, Any]]:
+              finish_order: bool = False, sweep: "Sweep | None" = None) -> list[tuple[int, Any]]:
         """Store every outcome as it arrives (``blocks``: lists of outcomes); return
         ``[(run_index, value), ...]`` by index (in finish order with ``finish_order``, for
         ``immediate_postproc``).
@@ -122,8 +124,10 @@ class RunLoop:
             From the first store, before any run, if the file holds a trajectory of that name.
         RunFailedError
             After storing everything, if a run failed.
+
+        ``sweep`` is one made already (:class:`Sweep` with ``overlap_first_store``).
         """
-        sweep = self.begin(total)
+        sweep = sweep or self.begin(total)
         try:
             for block in blocks:
                 if not sweep.record_block(block):
@@ -205,13 +209,20 @@ class Sweep:
     the results or raises the failure.
     """
 
-    def __init__(self, loop: RunLoop, total: int):
+    def __init__(self, loop: RunLoop, total: int, overlap_first_store: bool = False):
         self.loop = loop
         traj = self.traj = loop.traj
         self.journal: Any = None
+        #: The first store, claimed but not written yet (``overlap_first_store``).
+        self._first_store: Any = None
+        self._first_store_failed = False
         if loop.settings.automatic_storing:
-            traj.f_store()
-            self.journal = traj.v_storage_service.run_journal(traj, loop.env_hash)
+            service = traj.v_storage_service
+            if overlap_first_store and hasattr(service, "begin_store_trajectory"):
+                self._first_store = service.begin_store_trajectory(traj)
+            else:
+                traj.f_store()
+            self.journal = service.run_journal(traj, loop.env_hash)
         self._unlocked = self._lock_parameters()
         # runs that failed before and are made again leave two rows in the stored run table
         self._remakes_failed = bool((traj._run_table.status == RUN_FAILED).any())
@@ -220,6 +231,19 @@ class Sweep:
         #: The failed run that stopped the sweep, if any.
         self.failure: RunOutcome | None = None
         self.progress = ProgressReporter(loop.progress, total, traj.v_name)
+
+    def write_first_store(self) -> None:
+        """Write the first store claimed by ``overlap_first_store`` (the workers run
+        meanwhile); nothing to do without one. On failure the store is given up (the
+        trajectory is as before it) and :meth:`close` stores nothing."""
+        pending, self._first_store = self._first_store, None
+        if pending is None:
+            return
+        try:
+            pending.write()
+        except BaseException:
+            self._first_store_failed = True
+            raise
 
     def _lock_parameters(self) -> list[Any]:
         """Lock every parameter; return those that were not locked (unlocked again later)."""
@@ -287,7 +311,9 @@ class Sweep:
         """The stream ended: stop the progress report, unlock, acknowledge and store."""
         self.progress.close()
         self._unlock_parameters()
-        if self.journal is not None:
+        if self._first_store is not None:  # no run started (bad input): stored all the same
+            self.write_first_store()
+        if self.journal is not None and not self._first_store_failed:
             self.journal.close()
             self.traj.f_store()
             if self._remakes_failed:  # one row per run: the newest

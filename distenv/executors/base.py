@@ -215,6 +215,17 @@ class DistenvExecutor(concurrent.futures.Executor, abc.ABC):
                                           chunksize=chunksize):
             yield [outcome]
 
+    def workers_started(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until the processes that run the tasks submitted so
+        far exist; ``True`` if they do and no more are forked for them (barring a worker
+        that dies or times out).
+
+        The caller may then do work of its own beside the tasks (a sweep's first store) that
+        is best done with no fork to come. ``False`` (this default): the backend cannot
+        promise that, and the caller does that work before submitting.
+        """
+        return False
+
     @abc.abstractmethod
     def _map_values(self, fn: Callable[..., Any], arguments: list[tuple],
                     timeout: float | None, chunksize: int | None,

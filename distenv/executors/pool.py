@@ -15,6 +15,7 @@ checked in the caller's thread before any worker starts.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -104,6 +105,11 @@ class PoolExecutor(SupervisedExecutor):
         self.chunksize = validate_chunksize(chunksize)
         self._startup_failures = 0
         self._frozen_messages: list[bytes] = []
+        self._started = threading.Event()  # all ``ncores`` workers forked (or given up)
+
+    def workers_started(self, timeout: float) -> bool:
+        return self._started.wait(timeout) and not self._broken and \
+            not self._terminate_requested
 
     def _start_stream(self, fn, arguments, task_ids, chunksize):  # type: ignore[override]
         return super()._start_stream(fn, arguments, task_ids,
@@ -134,6 +140,7 @@ class PoolExecutor(SupervisedExecutor):
             return
         while len(self._workers) < self.ncores and not self._terminate_requested:
             self._workers.append(self._start_worker())
+        self._started.set()
         progress = True
         while progress:
             progress = False
@@ -228,6 +235,10 @@ class PoolExecutor(SupervisedExecutor):
                     handle.conn.send_bytes(frame(FREEZE_KEY, body))
                 except OSError:
                     pass
+
+    def _release(self) -> None:
+        self._started.set()  # nobody waits for workers that will not come
+        super()._release()
 
     def _worker_ended(self, handle: WorkerHandle, exitcode: int | None) -> None:
         if handle.has_begun() or self._shutdown_requested or exitcode == 0:

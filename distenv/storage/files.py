@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -25,6 +26,33 @@ COMPLIBS = ("zlib", "blosc", "lzo", "bzip2", "blosc2")
 
 warnings.filterwarnings("ignore", category=tables.NaturalNameWarning)
 warnings.filterwarnings("ignore", category=tables.PerformanceWarning)
+
+#: Held while this process writes an HDF5 file; a fork in any thread waits for it (see
+#: :func:`hdf5_section`). Made anew in a forked child (the parent's holder is not there).
+_HDF5_SECTION = threading.RLock()
+
+
+def _renew_section_lock() -> None:
+    global _HDF5_SECTION
+    _HDF5_SECTION = threading.RLock()
+
+
+os.register_at_fork(before=lambda: _HDF5_SECTION.acquire(),
+                    after_in_parent=lambda: _HDF5_SECTION.release(),
+                    after_in_child=_renew_section_lock)
+
+
+@contextlib.contextmanager
+def hdf5_section() -> Iterator[None]:
+    """No ``fork()`` of this process, in any thread, while the block runs.
+
+    A sweep's executor forks workers from its dispatcher thread while the main thread may
+    store. A child forked in the middle of HDF5 work would inherit the library's state half
+    changed (and the open file); the workers use HDF5 themselves (journal shards). So stores
+    run in this section and forks wait for its end (``os.register_at_fork``); re-entrant.
+    """
+    with _HDF5_SECTION:
+        yield
 
 
 def make_filters(complevel: int, complib: str, shuffle: bool, fletcher32: bool) -> tables.Filters:

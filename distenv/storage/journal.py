@@ -24,7 +24,7 @@ import tables
 
 from distenv.storage import column_tables, layout
 from distenv.storage.codecs import Context, check_storable
-from distenv.storage.files import commit_temporary, fsync_dir
+from distenv.storage.files import commit_temporary, fsync_dir, hdf5_section
 from distenv.trajectory.columns import pack, signature
 
 SHARD_SUFFIX = ".h5"
@@ -320,7 +320,7 @@ class RunJournal:
 
 
 def write_shard(path: Path, trajectory_name: str, batch: RunBatch, ctx: Context) -> None:
-    with tables.open_file(str(path), mode="w", filters=ctx.filters) as h5:
+    with hdf5_section(), tables.open_file(str(path), mode="w", filters=ctx.filters) as h5:
         group = h5.create_group("/", trajectory_name)
         group._v_attrs[layout.FORMAT_ATTR] = 1
         group._v_attrs.SHARD = True

@@ -12,18 +12,20 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import tables
 
 from distenv.version import __version__
-from distenv.errors import ConfigurationError, CorruptFileError, TrajectoryExistsError
-from distenv.storage import column_tables, journal, layout, overview
+from distenv.errors import ConfigurationError, CorruptFileError
+from distenv.storage import column_tables, journal, layout
 from distenv.storage.runrows import drop_superseded, newest_rows
 from distenv.storage.codecs import Context
-from distenv.storage.files import (file_lock, make_filters, open_for_reading,
-                                   remove_stale_temporaries, replacing)
+from distenv.storage.files import make_filters, open_for_reading
+
+if TYPE_CHECKING:
+    from distenv.storage.pending import PendingStore
 
 PANDAS_FORMATS = {"fixed": "fixed", "f": "fixed", "table": "table", "t": "table"}
 
@@ -144,62 +146,33 @@ class HDF5StorageService:
         Only nodes in memory are looked at (per-run data held in columns is stored already),
         and an explored parameter is written again only when its range grew (``f_expand``).
         """
-        if only_init:
-            leaves = []
-        else:
-            stored_lengths = traj._stored_range_lengths
-            leaves = [node for node in list(traj._nodes.values()) if node.v_is_leaf and (
-                not node._stored or (node._full_name in traj._explored and
-                                     stored_lengths.get(node._full_name) !=
-                                     len(node._explored_range)))]
-        self._store(traj, leaves, only_init)
+        self._store(traj, [] if only_init else self._new_leaves(traj), only_init)
+
+    @staticmethod
+    def _new_leaves(traj: Any) -> list:
+        """Leaves not stored yet, and explored parameters whose range grew."""
+        stored_lengths = traj._stored_range_lengths
+        return [node for node in list(traj._nodes.values()) if node.v_is_leaf and (
+            not node._stored or (node._full_name in traj._explored and
+                                 stored_lengths.get(node._full_name) !=
+                                 len(node._explored_range)))]
 
     def store_leaves(self, traj: Any, leaves: Iterable) -> None:
         self._store(traj, list(leaves), only_init=False)
 
     def _store(self, traj: Any, leaves: list, only_init: bool) -> None:
-        path = self.filename_for(traj._name)
-        run_leaves, static_leaves = [], []
-        for leaf in leaves:
-            (run_leaves if traj._parse_run_path(leaf._full_name) else static_leaves).append(leaf)
-        fresh = self.overwrite_file and not self._overwritten
-        if not fresh and not traj._stored and path.exists():
-            names = self.trajectory_names(traj._name)
-            if traj._name in names:
-                raise TrajectoryExistsError(
-                    "trajectory %r already exists in %s; choose another name, use add_time=True, "
-                    "or pass overwrite_file=True to replace the whole file" % (traj._name, path))
-        if not traj._stored:  # new in this file: journal shards there are of an older namesake
-            journal.set_aside(self.journal_dir(traj._name))
-        if run_leaves:
-            self._journal_loose_leaves(traj, run_leaves)
-        with file_lock(path):
-            remove_stale_temporaries(path)
-            with replacing(path, fresh, self.fsync, self.file_title or traj._name,
-                           self.filters) as h5:
-                group = self._trajectory_group(h5, traj)
-                if not only_init:
-                    for leaf in static_leaves:
-                        layout.write_leaf(h5, group, leaf, self.ctx)
-                    if not traj._default_run_names:
-                        _write_run_names(h5, group, traj)
-                rows_before = _run_rows(group)
-                incorporated = IncorporatedRows()
-                done = self._incorporate_shards(h5, group, traj._name, path, traj._wildcards,
-                                                incorporated)
-                rows_after = _run_rows(group)
-                overview.write_overview(h5, group, traj, self)
-            self._overwritten = True
-            journal.remove_shards(done)
-        for leaf in leaves:
-            leaf._stored = True
-        traj._stored = True
-        traj._stored_range_lengths = {name: len(parameter._explored_range)
-                                      for name, parameter in traj._explored.items()}
-        if done or not traj._run_columns:
-            current = traj._run_table.apply_stored_rows(incorporated.rows(), incorporated.errors,
-                                                        rows_before, rows_after)
-            self._attach_columns(traj, path, read_run_table=not current)
+        self._claim(traj, leaves, only_init).write()
+
+    def begin_store_trajectory(self, traj: Any) -> "PendingStore":
+        """:meth:`store_trajectory` in two steps: this one checks, takes the file's lock and
+        marks ``traj`` stored in memory; the returned store's ``write()`` writes the file (or
+        ``abort()`` gives up). A sweep forks its workers in between (see
+        :mod:`distenv.storage.pending`)."""
+        return self._claim(traj, self._new_leaves(traj), only_init=False)
+
+    def _claim(self, traj: Any, leaves: list, only_init: bool) -> "PendingStore":
+        from distenv.storage.pending import PendingStore
+        return PendingStore(self, traj, leaves, only_init)
 
     def _attach_columns(self, traj: Any, path: Path, read_run_table: bool = True) -> None:
         """Let ``traj`` read its stored per-run data (lazily) without an explicit load; the

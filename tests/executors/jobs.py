@@ -137,3 +137,7 @@ def burn(value, seconds):
     while time.process_time() < deadline:
         pass
     return value
+
+
+def pid_of_task(_=None):
+    return os.getpid()

@@ -436,3 +436,24 @@ def test_capabilities_match_the_executor_classes(backend):
     assert capabilities.configures_workers == cls.configures_workers
     assert {mode for mode in capabilities.wrap_modes if mode is not None} <= set(
         cls.supported_modes)
+
+
+@pytest.mark.parametrize("backend", backends(long_lived_workers=True))
+def test_workers_started_means_no_more_forks_for_the_submitted_tasks(make_executor):
+    """A sweep writes its first store once ``workers_started`` says so: every task submitted
+    before then runs in a process that existed at that moment."""
+    import psutil
+    with make_executor() as executor:
+        blocks = executor.imap_outcome_blocks(jobs.pid_of_task, [(value,) for value in range(200)])
+        assert executor.workers_started(30)
+        existing = {child.pid for child in psutil.Process().children()}
+        pids = {outcome.value for block in blocks for outcome in block}
+    assert pids and pids <= existing
+
+
+@pytest.mark.parametrize("backend", backends(long_lived_workers=False))
+def test_workers_started_is_false_where_processes_start_per_task(make_executor):
+    with make_executor() as executor:
+        outcomes = executor.imap_outcomes(jobs.square, [(value,) for value in range(4)])
+        assert executor.workers_started(0.1) is False
+        assert [outcome.value for outcome in outcomes] == [0, 1, 4, 9]

@@ -70,9 +70,9 @@ def announce_file_changes() -> None:
     import contextlib
     import time
 
-    from distenv.storage import files, service
+    from distenv.storage import files, pending
 
-    opening = service.replacing
+    opening = pending.replacing
     committing = files.commit_temporary
 
     @contextlib.contextmanager
@@ -88,7 +88,7 @@ def announce_file_changes() -> None:
         time.sleep(0.1)
         committing(temporary, final, fsync)
 
-    service.replacing = announced_replacing
+    pending.replacing = announced_replacing
     files.commit_temporary = announced_commit
 
 
