@@ -178,3 +178,52 @@ def column_meta(table: tables.Table) -> dict:
             "comment": attrs[COMMENT_ATTR], "encoding": getattr(attrs, "ENCODING", "utf-8"),
             "signatures": {item: sig_from_attr(text) for item, text in
                            json.loads(attrs.SIGNATURES).items()}}
+
+
+class DeferredAppends:
+    """The run-table rows and column rows of several journal shards, so that a compaction
+    appends each table once (fewer HDF5 calls, and whole chunks for
+    :func:`~distenv.storage.chunks.append_rows`) instead of once per shard.
+
+    Rows of a key whose schema (signatures, leaf class, comment) changes from one shard to
+    the next are handed back by :meth:`add` to be written before the new ones are kept, so
+    the order of the writes, and what fits the stored table, are what they were per shard.
+    """
+
+    def __init__(self) -> None:
+        self.run_rows: list[np.ndarray] = []
+        self._columns: dict[str, tuple[dict, list[np.ndarray], list[dict]]] = {}
+
+    def add(self, meta: dict, run_index: np.ndarray,
+            arrays: dict) -> list[tuple[dict, np.ndarray, dict]]:
+        """Keep one shard's rows of a column; returns the rows to write now (if any)."""
+        due = []
+        kept = self._columns.get(meta["key"])
+        if kept is not None and not _same_schema(kept[0], meta):
+            due.append(self._joined(self._columns.pop(meta["key"])))
+            kept = None
+        if kept is None:
+            self._columns[meta["key"]] = (meta, [run_index], [arrays])
+        else:
+            kept[1].append(run_index)
+            kept[2].append(arrays)
+        return due
+
+    def columns(self) -> list[tuple[dict, np.ndarray, dict]]:
+        """Every column's kept rows, joined (in the order the keys came)."""
+        joined = [self._joined(entry) for entry in self._columns.values()]
+        self._columns = {}
+        return joined
+
+    @staticmethod
+    def _joined(entry: tuple[dict, list[np.ndarray], list[dict]]) -> tuple[dict, np.ndarray, dict]:
+        meta, indices, parts = entry
+        if len(parts) == 1:
+            return meta, indices[0], parts[0]
+        return meta, np.concatenate(indices), {item: np.concatenate([part[item] for part in parts])
+                                               for item in parts[0]}
+
+
+def _same_schema(left: dict, right: dict) -> bool:
+    return all(left[name] == right[name] for name in ("signatures", "leaf_class", "comment",
+                                                       "encoding"))

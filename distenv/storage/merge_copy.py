@@ -25,7 +25,6 @@ from distenv.storage.files import open_for_reading
 from distenv.storage.runrows import newest_rows
 from distenv.storage.merge_plan import (MERGED_CONFIG, IgnoreRules, MergePlan, SourcePlan,
                                         TrajectoryInfo, column_tables, leaf_groups, reading)
-from distenv.trajectory.columns import unpack
 
 
 class RunNames:
@@ -196,7 +195,7 @@ def _copy_columns(h5: tables.File, group: tables.Group, parts: list, mapping: np
                                         meta["signatures"], new, arrays, ctx,
                                         expectedrows=max(len(mapping), 10000)):
                 from distenv.storage.service import _columns_to_irregular
-                _columns_to_irregular(h5, group, meta, new, arrays, ctx, names, unpack)
+                _columns_to_irregular(h5, group, meta, new, arrays, ctx, names)
 
 
 def _schema(meta: dict) -> tuple:

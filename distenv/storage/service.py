@@ -235,13 +235,15 @@ class HDF5StorageService:
             return []
         done = layout.read_journal_log(group)
         todo = [shard for shard in shards if shard.name not in done]
+        deferred = column_tables.DeferredAppends()
         for shard in todo:
             with open_for_reading(shard) as source:
                 if trajectory_name not in source.root:
                     raise CorruptFileError("journal shard %s holds no trajectory %r"
                                            % (shard, trajectory_name))
                 copy_runs(h5, group, source.root._f_get_child(trajectory_name), self.ctx,
-                          wildcards, incorporated)
+                          wildcards, incorporated, deferred)
+        _write_deferred(h5, group, deferred, self.ctx, wildcards)
         layout.append_journal_log(h5, group, [shard.name for shard in todo])
         if todo:  # a failed run made again: keep only its newest row (free without failures)
             drop_superseded(group)
@@ -300,13 +302,17 @@ def _run_rows(group: tables.Group) -> int:
 
 
 def copy_runs(h5: tables.File, group: tables.Group, source: tables.Group, ctx: Context,
-              wildcards: Any, incorporated: IncorporatedRows | None = None) -> None:
+              wildcards: Any, incorporated: IncorporatedRows | None = None,
+              deferred: column_tables.DeferredAppends | None = None) -> None:
     """Append everything a journal shard holds to a trajectory group of the main file (the
-    run-table rows and errors also to ``incorporated``)."""
-    from distenv.trajectory.columns import unpack
+    run-table rows and errors also to ``incorporated``); with ``deferred`` the run-table and
+    column rows are kept there, for :func:`_write_deferred` after the last shard."""
     if layout.RUN_TABLE in source:
         rows = source._f_get_child(layout.RUN_TABLE).read()
-        layout.append_run_table(h5, group, rows, ctx.bookkeeping_filters)
+        if deferred is None:
+            layout.append_run_table(h5, group, rows, ctx.bookkeeping_filters)
+        else:
+            deferred.run_rows.append(rows)
         if incorporated is not None:
             incorporated.parts.append(rows)
     if layout.ERROR_TABLE in source:
@@ -320,9 +326,10 @@ def copy_runs(h5: tables.File, group: tables.Group, source: tables.Group, ctx: C
                                        for index, text in rows.tolist())
     for table in column_tables.iter_column_tables(source):
         meta, run_index, arrays = column_tables.read_column(table)
-        if not column_tables.append_column(h5, group, meta["key"], meta["leaf_class"], meta["comment"],
-                                    meta["signatures"], run_index, arrays, ctx):
-            _columns_to_irregular(h5, group, meta, run_index, arrays, ctx, wildcards, unpack)
+        due = [(meta, run_index, arrays)] if deferred is None else \
+            deferred.add(meta, run_index, arrays)
+        for entry in due:
+            _write_column(h5, group, *entry, ctx, wildcards)
     irregular = layout.read_irregular_index(source)
     if irregular:
         _copy_irregular(h5, group, source, irregular, ctx)
@@ -334,6 +341,29 @@ def copy_runs(h5: tables.File, group: tables.Group, source: tables.Group, ctx: C
         parent = layout.ensure_group(h5, group, location) if location else group
         if name not in parent:
             leaf_group._f_copy(newparent=parent, newname=name, recursive=True, filters=ctx.filters)
+
+
+def _write_column(h5: tables.File, group: tables.Group, meta: dict, run_index: np.ndarray,
+                  arrays: dict, ctx: Context, wildcards: Any) -> None:
+    if not column_tables.append_column(h5, group, meta["key"], meta["leaf_class"],
+                                       meta["comment"], meta["signatures"], run_index, arrays,
+                                       ctx):
+        _columns_to_irregular(h5, group, meta, run_index, arrays, ctx, wildcards)
+
+
+def _write_deferred(h5: tables.File, group: tables.Group,
+                    deferred: column_tables.DeferredAppends, ctx: Context,
+                    wildcards: Any) -> None:
+    """Append what :func:`copy_runs` kept in ``deferred``: each table once."""
+    if deferred.run_rows:
+        parts = deferred.run_rows
+        if len(parts) > 1:
+            dtype = layout.run_row_dtype({name: max(part.dtype[name].itemsize for part in parts)
+                                          for name in layout.RUN_STRING_LIMITS})
+            parts = [np.concatenate([part.astype(dtype) for part in parts])]
+        layout.append_run_table(h5, group, parts[0], ctx.bookkeeping_filters)
+    for entry in deferred.columns():
+        _write_column(h5, group, *entry, ctx, wildcards)
 
 
 def _copy_irregular(h5: tables.File, group: tables.Group, source: tables.Group,
@@ -349,9 +379,10 @@ def _copy_irregular(h5: tables.File, group: tables.Group, source: tables.Group,
 
 
 def _columns_to_irregular(h5: tables.File, group: tables.Group, meta: dict,
-                          run_index: np.ndarray, arrays: dict, ctx: Context, wildcards: Any,
-                          unpack: Any) -> None:
+                          run_index: np.ndarray, arrays: dict, ctx: Context,
+                          wildcards: Any) -> None:
     """Rows that do not fit the main file's column (another type) are kept per run."""
+    from distenv.trajectory.columns import unpack
     values = {item: unpack(meta["signatures"][item], array, meta["encoding"])
               for item, array in arrays.items()}
     for position, index in enumerate(run_index.tolist()):
