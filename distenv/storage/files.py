@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import threading
 import warnings
@@ -29,7 +30,10 @@ warnings.filterwarnings("ignore", category=tables.PerformanceWarning)
 
 #: Held while this process writes an HDF5 file; a fork in any thread waits for it (see
 #: :func:`hdf5_section`). Made anew in a forked child (the parent's holder is not there).
+#: Fork hooks run in reverse order of registration: ours runs before logging's, so a thread
+#: about to fork waits here without holding logging's lock, which a store may need.
 _HDF5_SECTION = threading.RLock()
+logger = logging.getLogger("distenv.storage")  # logging, and its fork hook, exist before ours
 
 
 def _renew_section_lock() -> None:
