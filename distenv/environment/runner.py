@@ -222,15 +222,21 @@ class Sweep:
                 self._first_store = service.begin_store_trajectory(traj)
             else:
                 traj.f_store()
-            self.journal = service.run_journal(traj, loop.env_hash)
-        self._unlocked = self._lock_parameters()
-        # runs that failed before and are made again leave two rows in the stored run table
-        self._remakes_failed = bool((traj._run_table.status == RUN_FAILED).any())
-        #: ``(run_index, value)`` of the completed runs, in the order they were recorded.
-        self.results: list[tuple[int, Any]] = []
-        #: The failed run that stopped the sweep, if any.
-        self.failure: RunOutcome | None = None
-        self.progress = ProgressReporter(loop.progress, total, traj.v_name)
+        try:
+            if loop.settings.automatic_storing:
+                self.journal = traj.v_storage_service.run_journal(traj, loop.env_hash)
+            self._unlocked = self._lock_parameters()
+            # runs that failed before and are made again leave two rows in the stored run table
+            self._remakes_failed = bool((traj._run_table.status == RUN_FAILED).any())
+            #: ``(run_index, value)`` of the completed runs, in the order they were recorded.
+            self.results: list[tuple[int, Any]] = []
+            #: The failed run that stopped the sweep, if any.
+            self.failure: RunOutcome | None = None
+            self.progress = ProgressReporter(loop.progress, total, traj.v_name)
+        except BaseException:
+            if self._first_store is not None:  # the claim holds the file's lock: give it up
+                self._first_store.abort()
+            raise
 
     def write_first_store(self) -> None:
         """Write the first store claimed by ``overlap_first_store`` (the workers run

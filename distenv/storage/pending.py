@@ -4,7 +4,7 @@ Every store of :class:`~distenv.storage.service.HDF5StorageService` goes through
 :class:`PendingStore`. Usually both steps follow each other at once. A sweep on a pool splits
 them so that the first store overlaps the first runs:
 
-1. :meth:`HDF5StorageService.begin_store` makes every decision and check that could refuse the
+1. :meth:`HDF5StorageService.begin_store_trajectory` makes every decision and check that could refuse the
    store (:class:`~distenv.errors.TrajectoryExistsError`, an old namesake's journal set aside),
    takes the file's lock and marks the trajectory in memory as stored;
 2. the workers are forked: they inherit a trajectory that is already "stored", so a run that
@@ -25,16 +25,18 @@ import contextlib
 from typing import Any
 
 from distenv.errors import TrajectoryExistsError
-from distenv.storage import journal, overview
+from distenv.storage import journal, layout, overview
 from distenv.storage.files import (file_lock, hdf5_section, remove_stale_temporaries,
                                    replacing)
+from distenv.storage.service import IncorporatedRows, _run_rows, _write_run_names
 
 
 class PendingStore:
     """A claimed store of ``leaves`` of ``traj``: the file's lock is held and the trajectory
     is marked stored in memory; :meth:`write` writes, :meth:`abort` gives up.
 
-    Made by :meth:`HDF5StorageService.begin_store`; use each one exactly once.
+    Made by :meth:`~distenv.storage.service.HDF5StorageService.begin_store_trajectory` (and by
+    every store, which writes at once); use each one exactly once.
     """
 
     def __init__(self, service: Any, traj: Any, leaves: list, only_init: bool):
@@ -76,8 +78,6 @@ class PendingStore:
     def write(self) -> None:
         """Write the file (compacting the journal into it) and release the lock; on failure
         :meth:`abort` and raise."""
-        from distenv.storage.service import IncorporatedRows, _run_rows, _write_run_names
-        from distenv.storage import layout
         service, traj, path = self.service, self.traj, self.path
         try:
             with hdf5_section():
