@@ -75,6 +75,11 @@ def _encoded(values: Sequence[str], limit: int) -> np.ndarray:
     return array
 
 
+def run_table_rows(traj_group: tables.Group) -> int:
+    """Rows of the run table of a trajectory group (0 without one)."""
+    return traj_group._f_get_child(RUN_TABLE).nrows if RUN_TABLE in traj_group else 0
+
+
 def append_run_table(h5: tables.File, traj_group: tables.Group, data: np.ndarray,
                      filters: tables.Filters) -> None:
     """Append run-table rows, creating the table or widening its string columns first so

@@ -24,11 +24,14 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import numpy as np
+import tables
+
 from distenv.errors import TrajectoryExistsError
 from distenv.storage import journal, layout, overview
 from distenv.storage.files import (file_lock, hdf5_section, remove_stale_temporaries,
                                    replacing)
-from distenv.storage.service import IncorporatedRows, _run_rows, _write_run_names
+from distenv.storage.runrows import newest_rows
 
 
 class PendingStore:
@@ -40,21 +43,21 @@ class PendingStore:
     """
 
     def __init__(self, service: Any, traj: Any, leaves: list, only_init: bool):
-        self.service, self.traj, self.leaves, self.only_init = service, traj, leaves, only_init
+        self.service, self.traj, self.only_init = service, traj, only_init
         path = self.path = service.filename_for(traj._name)
         self.run_leaves, self.static_leaves = [], []
         for leaf in leaves:
             (self.run_leaves if traj._parse_run_path(leaf._full_name)
              else self.static_leaves).append(leaf)
         self.fresh = service.overwrite_file and not service._overwritten
-        self.new_here = not traj._stored
-        if not self.fresh and self.new_here and path.exists():
+        new_here = not traj._stored
+        if not self.fresh and new_here and path.exists():
             if traj._name in service.trajectory_names(traj._name):
                 raise TrajectoryExistsError(
                     "trajectory %r already exists in %s; choose another name, use "
                     "add_time=True, or pass overwrite_file=True to replace the whole file"
                     % (traj._name, path))
-        if self.new_here:  # new in this file: journal shards there are of an older namesake
+        if new_here:  # new in this file: journal shards there are of an older namesake
             journal.set_aside(service.journal_dir(traj._name))
         self._held = contextlib.ExitStack()
         self._held.enter_context(file_lock(path))
@@ -92,11 +95,11 @@ class PendingStore:
                             layout.write_leaf(h5, group, leaf, service.ctx)
                         if not traj._default_run_names:
                             _write_run_names(h5, group, traj)
-                    rows_before = _run_rows(group)
+                    rows_before = layout.run_table_rows(group)
                     incorporated = IncorporatedRows()
                     done = service._incorporate_shards(h5, group, traj._name, path,
                                                        traj._wildcards, incorporated)
-                    rows_after = _run_rows(group)
+                    rows_after = layout.run_table_rows(group)
                     overview.write_overview(h5, group, traj, service)
         except BaseException:
             self.abort()
@@ -110,3 +113,28 @@ class PendingStore:
                                                         rows_before, rows_after)
             with hdf5_section():
                 service._attach_columns(traj, path, read_run_table=not current)
+
+
+class IncorporatedRows:
+    """The run-table rows and errors that :func:`~distenv.storage.service.copy_runs`
+    appended, in the order appended."""
+
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+        self.errors: dict[int, str] = {}
+
+    def rows(self) -> np.ndarray | None:
+        """The rows, the newest one only of a run made again (as the stored table keeps)."""
+        if not self.parts:
+            return None
+        rows = np.concatenate(self.parts) if len(self.parts) > 1 else self.parts[0]
+        newest = newest_rows(rows["index"])
+        return rows if newest is None else rows[newest]
+
+
+def _write_run_names(h5: tables.File, group: tables.Group, traj: Any) -> None:
+    """The run names of a trajectory whose names are not the default ``run_%08d``."""
+    if layout.RUN_NAMES in group:
+        h5.remove_node(group, layout.RUN_NAMES)
+    names = np.array([name.encode("utf-8") for name in traj.f_get_run_names()])
+    h5.create_carray(group, layout.RUN_NAMES, obj=names, filters=traj._service().filters)

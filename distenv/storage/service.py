@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import tables
@@ -20,12 +20,10 @@ import tables
 from distenv.version import __version__
 from distenv.errors import ConfigurationError, CorruptFileError
 from distenv.storage import column_tables, journal, layout
-from distenv.storage.runrows import drop_superseded, newest_rows
+from distenv.storage.pending import IncorporatedRows, PendingStore
+from distenv.storage.runrows import drop_superseded
 from distenv.storage.codecs import Context
 from distenv.storage.files import make_filters, open_for_reading
-
-if TYPE_CHECKING:
-    from distenv.storage.pending import PendingStore
 
 PANDAS_FORMATS = {"fixed": "fixed", "f": "fixed", "table": "table", "t": "table"}
 
@@ -163,15 +161,14 @@ class HDF5StorageService:
     def _store(self, traj: Any, leaves: list, only_init: bool) -> None:
         self._claim(traj, leaves, only_init).write()
 
-    def begin_store_trajectory(self, traj: Any) -> "PendingStore":
+    def begin_store_trajectory(self, traj: Any) -> PendingStore:
         """:meth:`store_trajectory` in two steps: this one checks, takes the file's lock and
         marks ``traj`` stored in memory; the returned store's ``write()`` writes the file (or
         ``abort()`` gives up). A sweep forks its workers in between (see
         :mod:`distenv.storage.pending`)."""
         return self._claim(traj, self._new_leaves(traj), only_init=False)
 
-    def _claim(self, traj: Any, leaves: list, only_init: bool) -> "PendingStore":
-        from distenv.storage.pending import PendingStore
+    def _claim(self, traj: Any, leaves: list, only_init: bool) -> PendingStore:
         return PendingStore(self, traj, leaves, only_init)
 
     def _attach_columns(self, traj: Any, path: Path, read_run_table: bool = True) -> None:
@@ -183,7 +180,7 @@ class HDF5StorageService:
             group = h5.root._f_get_child(traj._name)
             if read_run_table and layout.RUN_TABLE in group:  # the file is the truth
                 traj._run_table = read_table(path, group, [], traj._name, traj._length)
-                traj._run_table.file_rows = _run_rows(group)
+                traj._run_table.file_rows = layout.run_table_rows(group)
             elif read_run_table:  # no run stored: the table matches if it holds none either
                 table = traj._run_table
                 table.file_rows = None if table.status.any() else 0
@@ -227,7 +224,7 @@ class HDF5StorageService:
 
     def _incorporate_shards(self, h5: tables.File, group: tables.Group, trajectory_name: str,
                             path: Path, wildcards: Any,
-                            incorporated: "IncorporatedRows | None" = None) -> list[Path]:
+                            incorporated: IncorporatedRows | None = None) -> list[Path]:
         directory = journal.journal_dir(path, trajectory_name)
         journal.remove_stale_shard_temporaries(directory)
         shards = journal.list_shards(directory)
@@ -271,34 +268,6 @@ def trajectory_names(h5: tables.File) -> list[str]:
               if layout.FORMAT_ATTR in group._v_attrs]
     groups.sort(key=lambda group: float(getattr(group._v_attrs, "TIMESTAMP", 0.0)))
     return [group._v_name for group in groups]
-
-
-def _write_run_names(h5: tables.File, group: tables.Group, traj: Any) -> None:
-    if layout.RUN_NAMES in group:
-        h5.remove_node(group, layout.RUN_NAMES)
-    names = np.array([name.encode("utf-8") for name in traj.f_get_run_names()])
-    h5.create_carray(group, layout.RUN_NAMES, obj=names, filters=traj._service().filters)
-
-
-class IncorporatedRows:
-    """The run-table rows and errors :func:`copy_runs` appended, in the order appended."""
-
-    def __init__(self) -> None:
-        self.parts: list[np.ndarray] = []
-        self.errors: dict[int, str] = {}
-
-    def rows(self) -> np.ndarray | None:
-        """The rows, the newest one only of a run made again (as the stored table keeps)."""
-        if not self.parts:
-            return None
-        rows = np.concatenate(self.parts) if len(self.parts) > 1 else self.parts[0]
-        newest = newest_rows(rows["index"])
-        return rows if newest is None else rows[newest]
-
-
-def _run_rows(group: tables.Group) -> int:
-    """Rows of the run table of a trajectory group (0 without one)."""
-    return group._f_get_child(layout.RUN_TABLE).nrows if layout.RUN_TABLE in group else 0
 
 
 def copy_runs(h5: tables.File, group: tables.Group, source: tables.Group, ctx: Context,
