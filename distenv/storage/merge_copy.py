@@ -97,13 +97,8 @@ def _parts(info: TrajectoryInfo) -> Iterator[list[tuple[Path, tables.Group]]]:
 def copy_target_shards(h5: tables.File, group: tables.Group, target: TrajectoryInfo,
                        ctx: Context, names: RunNames) -> None:
     """Incorporate the target's pending shards (read from its journal, which is left alone)."""
-    from distenv.storage.service import copy_runs
-    for shard in target.shards:
-        with open_for_reading(shard) as source, reading(shard):
-            if target.name not in source.root:
-                raise CorruptFileError("journal shard %s holds no trajectory %r"
-                                       % (shard, target.name))
-            copy_runs(h5, group, source.root._f_get_child(target.name), ctx, names)
+    from distenv.storage.service import copy_shards
+    copy_shards(h5, group, list(target.shards), target.name, ctx, names, guard=reading)
 
 
 def copy_source(h5: tables.File, group: tables.Group, source: SourcePlan, ignore: IgnoreRules,

@@ -9,10 +9,11 @@ shards are deleted never counts a run twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, ContextManager, Iterable
 
 import numpy as np
 import tables
@@ -232,15 +233,7 @@ class HDF5StorageService:
             return []
         done = layout.read_journal_log(group)
         todo = [shard for shard in shards if shard.name not in done]
-        deferred = column_tables.DeferredAppends()
-        for shard in todo:
-            with open_for_reading(shard) as source:
-                if trajectory_name not in source.root:
-                    raise CorruptFileError("journal shard %s holds no trajectory %r"
-                                           % (shard, trajectory_name))
-                copy_runs(h5, group, source.root._f_get_child(trajectory_name), self.ctx,
-                          wildcards, incorporated, deferred)
-        _write_deferred(h5, group, deferred, self.ctx, wildcards)
+        copy_shards(h5, group, todo, trajectory_name, self.ctx, wildcards, incorporated)
         layout.append_journal_log(h5, group, [shard.name for shard in todo])
         if todo:  # a failed run made again: keep only its newest row (free without failures)
             drop_superseded(group)
@@ -270,18 +263,34 @@ def trajectory_names(h5: tables.File) -> list[str]:
     return [group._v_name for group in groups]
 
 
+def copy_shards(h5: tables.File, group: tables.Group, shards: list[Path], trajectory_name: str,
+                ctx: Context, wildcards: Any, incorporated: IncorporatedRows | None = None,
+                guard: Callable[[Path], ContextManager] | None = None) -> None:
+    """Append the runs of journal ``shards`` to a trajectory group of the main file, each
+    table once for all of them (their run-table rows and errors also to ``incorporated``).
+    ``guard(shard)`` wraps the reading of each shard (a merge names the file in errors)."""
+    deferred = column_tables.DeferredAppends()
+    for shard in shards:
+        with open_for_reading(shard) as source, \
+                (guard(shard) if guard is not None else contextlib.nullcontext()):
+            if trajectory_name not in source.root:
+                raise CorruptFileError("journal shard %s holds no trajectory %r"
+                                       % (shard, trajectory_name))
+            copy_runs(h5, group, source.root._f_get_child(trajectory_name), ctx, wildcards,
+                      deferred, incorporated)
+    _write_deferred(h5, group, deferred, ctx, wildcards)
+
+
 def copy_runs(h5: tables.File, group: tables.Group, source: tables.Group, ctx: Context,
-              wildcards: Any, incorporated: IncorporatedRows | None = None,
-              deferred: column_tables.DeferredAppends | None = None) -> None:
-    """Append everything a journal shard holds to a trajectory group of the main file (the
-    run-table rows and errors also to ``incorporated``); with ``deferred`` the run-table and
-    column rows are kept there, for :func:`_write_deferred` after the last shard."""
+              wildcards: Any, deferred: column_tables.DeferredAppends,
+              incorporated: IncorporatedRows | None = None) -> None:
+    """Take in what one journal shard holds: its errors, irregular values and other leaves
+    are written now, its run-table and column rows kept in ``deferred`` (written by
+    :func:`_write_deferred` after the last shard); the run-table rows and errors also go to
+    ``incorporated``."""
     if layout.RUN_TABLE in source:
         rows = source._f_get_child(layout.RUN_TABLE).read()
-        if deferred is None:
-            layout.append_run_table(h5, group, rows, ctx.bookkeeping_filters)
-        else:
-            deferred.run_rows.append(rows)
+        deferred.run_rows.append(rows)
         if incorporated is not None:
             incorporated.parts.append(rows)
     if layout.ERROR_TABLE in source:
@@ -294,10 +303,7 @@ def copy_runs(h5: tables.File, group: tables.Group, source: tables.Group, ctx: C
             incorporated.errors.update((int(index), text.decode("utf-8", "replace"))
                                        for index, text in rows.tolist())
     for table in column_tables.iter_column_tables(source):
-        meta, run_index, arrays = column_tables.read_column(table)
-        due = [(meta, run_index, arrays)] if deferred is None else \
-            deferred.add(meta, run_index, arrays)
-        for entry in due:
+        for entry in deferred.add(*column_tables.read_column(table)):
             _write_column(h5, group, *entry, ctx, wildcards)
     irregular = layout.read_irregular_index(source)
     if irregular:
