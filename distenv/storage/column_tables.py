@@ -163,13 +163,9 @@ def _widen(h5: tables.File, table: tables.Table, wider: dict) -> tables.Table:
 
 def read_column(table: tables.Table) -> tuple[dict, np.ndarray, dict]:
     """``(meta, run_index, {item: array})`` of a column table."""
-    attrs = table._v_attrs
-    signatures = {item: sig_from_attr(text) for item, text in json.loads(attrs.SIGNATURES).items()}
-    meta = {"key": attrs[COLUMN_ATTR], "leaf_class": attrs[LEAF_ATTR],
-            "comment": attrs[COMMENT_ATTR], "signatures": signatures,
-            "encoding": getattr(attrs, "ENCODING", "utf-8")}
+    meta = column_meta(table)
     data = table.read()
-    return meta, data[INDEX_COLUMN], {item: data[item] for item in signatures}
+    return meta, data[INDEX_COLUMN], {item: data[item] for item in meta["signatures"]}
 
 
 def column_meta(table: tables.Table) -> dict:
@@ -180,12 +176,18 @@ def column_meta(table: tables.Table) -> dict:
                            json.loads(attrs.SIGNATURES).items()}}
 
 
+def schema(meta: dict) -> tuple:
+    """What rows of a column must share to go into one table (as :func:`append_column`
+    checks it): leaf class, comment and the signature of every item."""
+    return meta["leaf_class"], meta["comment"], sig_to_attr(sorted(meta["signatures"].items()))
+
+
 class DeferredAppends:
     """The run-table rows and column rows of several journal shards, so that a compaction
     appends each table once (fewer HDF5 calls, and whole chunks for
     :func:`~distenv.storage.chunks.append_rows`) instead of once per shard.
 
-    Rows of a key whose schema (signatures, leaf class, comment) changes from one shard to
+    Rows of a key whose :func:`schema` changes from one shard to
     the next are handed back by :meth:`add` to be written before the new ones are kept, so
     the order of the writes, and what fits the stored table, are what they were per shard.
     """
@@ -199,7 +201,7 @@ class DeferredAppends:
         """Keep one shard's rows of a column; returns the rows to write now (if any)."""
         due = []
         kept = self._columns.get(meta["key"])
-        if kept is not None and not _same_schema(kept[0], meta):
+        if kept is not None and schema(kept[0]) != schema(meta):
             due.append(self._joined(self._columns.pop(meta["key"])))
             kept = None
         if kept is None:
@@ -222,8 +224,3 @@ class DeferredAppends:
             return meta, indices[0], parts[0]
         return meta, np.concatenate(indices), {item: np.concatenate([part[item] for part in parts])
                                                for item in parts[0]}
-
-
-def _same_schema(left: dict, right: dict) -> bool:
-    return all(left[name] == right[name] for name in ("signatures", "leaf_class", "comment",
-                                                       "encoding"))

@@ -171,7 +171,7 @@ def _copy_columns(h5: tables.File, group: tables.Group, parts: list, mapping: np
             chunks[meta["key"]].append((meta, table))
     for key, found in chunks.items():
         metas = [meta for meta, _ in found]
-        same = all(_schema(meta) == _schema(metas[0]) for meta in metas)
+        same = all(column_store.schema(meta) == column_store.schema(metas[0]) for meta in metas)
         batches = [found] if same else [[item] for item in found]
         for batch in batches:
             meta = batch[0][0]
@@ -191,11 +191,6 @@ def _copy_columns(h5: tables.File, group: tables.Group, parts: list, mapping: np
                                         expectedrows=max(len(mapping), 10000)):
                 from distenv.storage.service import _columns_to_irregular
                 _columns_to_irregular(h5, group, meta, new, arrays, ctx, names)
-
-
-def _schema(meta: dict) -> tuple:
-    return meta["leaf_class"], meta["comment"], layout.sig_to_attr(
-        sorted(meta["signatures"].items()))
 
 
 def _concat_rows(datas: list[np.ndarray], items: list[str]) -> np.ndarray:

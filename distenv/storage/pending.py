@@ -4,9 +4,9 @@ Every store of :class:`~distenv.storage.service.HDF5StorageService` goes through
 :class:`PendingStore`. Usually both steps follow each other at once. A sweep on a pool splits
 them so that the first store overlaps the first runs:
 
-1. :meth:`HDF5StorageService.begin_store_trajectory` makes every decision and check that could refuse the
-   store (:class:`~distenv.errors.TrajectoryExistsError`, an old namesake's journal set aside),
-   takes the file's lock and marks the trajectory in memory as stored;
+1. :meth:`HDF5StorageService.begin_store_trajectory` makes every decision and check that
+   could refuse the store (:class:`~distenv.errors.TrajectoryExistsError`, an old namesake's
+   journal set aside), takes the file's lock and marks the trajectory in memory as stored;
 2. the workers are forked: they inherit a trajectory that is already "stored", so a run that
    stores in the worker (``traj.f_store()``) never recreates the file or sets the journal
    aside, and it waits on the file's lock until step 3 is done;
