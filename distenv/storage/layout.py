@@ -60,6 +60,13 @@ def run_row_dtype(widths: dict[str, int]) -> np.dtype:
                      for name, kind in RUN_FIELDS])
 
 
+def run_string_widths(*dtypes: np.dtype, **at_least: int) -> dict[str, int]:
+    """Widths of the run table's string columns that hold the values of rows of every one of
+    ``dtypes`` (and strings of ``at_least[name]`` bytes): never narrower than any of them."""
+    return {name: max([dtype[name].itemsize for dtype in dtypes] + [at_least.get(name, 0)])
+            for name in RUN_STRING_LIMITS}
+
+
 def _encoded(values: Sequence[str], limit: int) -> np.ndarray:
     """Strings as UTF-8 bytes, cut to ``limit`` bytes, in an array as wide as the longest
     (a column of one repeated value, as a process's host and environment hash, is made
@@ -91,8 +98,7 @@ def append_run_table(h5: tables.File, traj_group: tables.Group, data: np.ndarray
         return
     table = traj_group._f_get_child(RUN_TABLE)
     stored = table.dtype
-    widths = {name: max(stored[name].itemsize, data.dtype[name].itemsize)
-              for name in RUN_STRING_LIMITS}
+    widths = run_string_widths(stored, data.dtype)
     if any(widths[name] > stored[name].itemsize for name in widths):
         rows = table.read().astype(run_row_dtype(widths))
         table_filters, title = table.filters, table.title

@@ -141,9 +141,8 @@ def _copy_run_table(h5: tables.File, group: tables.Group, parts: list, mapping: 
         data["index"] = new[mask]
         if "name" in data.dtype.names:
             encoded = names.encoded_names(data["index"])
-            widths = {name: data.dtype[name].itemsize for name in layout.RUN_STRING_LIMITS}
-            widths["name"] = min(layout.RUN_STRING_LIMITS["name"],
-                                 max(widths["name"], np.asarray(encoded).dtype.itemsize))
+            widths = layout.run_string_widths(data.dtype, name=min(
+                layout.RUN_STRING_LIMITS["name"], np.asarray(encoded).dtype.itemsize))
             data = data.astype(layout.run_row_dtype(widths))
             data["name"] = encoded
         layout.append_run_table(h5, group, data, ctx.filters)

@@ -333,8 +333,7 @@ def _write_deferred(h5: tables.File, group: tables.Group,
     if deferred.run_rows:
         parts = deferred.run_rows
         if len(parts) > 1:
-            dtype = layout.run_row_dtype({name: max(part.dtype[name].itemsize for part in parts)
-                                          for name in layout.RUN_STRING_LIMITS})
+            dtype = layout.run_row_dtype(layout.run_string_widths(*(part.dtype for part in parts)))
             parts = [np.concatenate([part.astype(dtype) for part in parts])]
         layout.append_run_table(h5, group, parts[0], ctx.bookkeeping_filters)
     for entry in deferred.columns():
