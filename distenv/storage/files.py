@@ -33,7 +33,7 @@ warnings.filterwarnings("ignore", category=tables.PerformanceWarning)
 #: Fork hooks run in reverse order of registration: ours runs before logging's, so a thread
 #: about to fork waits here without holding logging's lock, which a store may need.
 _HDF5_SECTION = threading.RLock()
-logger = logging.getLogger("distenv.storage")  # logging, and its fork hook, exist before ours
+logger = logging.getLogger("distenv.storage")  # importing logging first registers its hook
 
 
 def _renew_section_lock() -> None:
@@ -138,6 +138,8 @@ def remove_stale_temporaries(path: Path) -> None:
             if pid.isdigit() and not _alive(int(pid)):
                 with contextlib.suppress(OSError):
                     candidate.unlink()
+                    logger.debug("removed %s, left by process %s that died while storing",
+                                 candidate, pid)
 
 
 def _alive(pid: int) -> bool:
