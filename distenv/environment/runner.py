@@ -216,15 +216,15 @@ class Sweep:
         #: The first store, claimed but not written yet (``overlap_first_store``).
         self._first_store: Any = None
         self._first_store_failed = False
-        if loop.settings.automatic_storing:
-            service = traj.v_storage_service
+        service = traj.v_storage_service if loop.settings.automatic_storing else None
+        if service is not None:
             if overlap_first_store and hasattr(service, "begin_store_trajectory"):
                 self._first_store = service.begin_store_trajectory(traj)
             else:
                 traj.f_store()
         try:
-            if loop.settings.automatic_storing:
-                self.journal = traj.v_storage_service.run_journal(traj, loop.env_hash)
+            if service is not None:
+                self.journal = service.run_journal(traj, loop.env_hash)
             self._unlocked = self._lock_parameters()
             # runs that failed before and are made again leave two rows in the stored run table
             self._remakes_failed = bool((traj._run_table.status == RUN_FAILED).any())
