@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 import tables
 
+from distenv.errors import StorageError
 from distenv.storage import column_tables, layout
 from distenv.storage.codecs import Context, check_storable
 from distenv.storage.files import commit_temporary, fsync_dir, hdf5_section
@@ -298,7 +299,6 @@ class RunJournal:
         self.last_ack = time.monotonic()
         if not batch.count and not batch.static:
             return None
-        self.directory.mkdir(parents=True, exist_ok=True)
         name = "%019d-%s-%d-%06d%s" % (time.time_ns(), HOST.replace("-", "_"), self.pid,
                                        self.sequence, SHARD_SUFFIX)
         self.sequence += 1
@@ -306,6 +306,7 @@ class RunJournal:
         temporary = self.directory / ("." + name + ".tmp")
         with self.write_lock if self.write_lock is not None else contextlib.nullcontext():
             try:
+                reserve(temporary)
                 write_shard(temporary, self.trajectory_name, batch, self.ctx)
             except BaseException:
                 temporary.unlink(missing_ok=True)
@@ -317,6 +318,30 @@ class RunJournal:
 
     def close(self) -> None:
         self.flush()
+
+
+#: Attempts of :func:`reserve` (each one loses only to a compaction that emptied the folder).
+RESERVE_ATTEMPTS = 100
+
+
+def reserve(temporary: Path) -> None:
+    """Create the (empty) file ``temporary``, and its folders if needed.
+
+    A compaction removes the journal folders once it has taken in their last shards
+    (:func:`remove_shards`), possibly while a worker is about to write its next shard: between
+    the worker's ``mkdir`` and its ``open`` the folder can vanish. A folder that holds a file
+    cannot be removed, so once this returns the shard has a place; a folder removed in between
+    is made again.
+    """
+    for _ in range(RESERVE_ATTEMPTS):
+        temporary.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.close(os.open(temporary, os.O_CREAT | os.O_WRONLY, 0o644))
+            return
+        except FileNotFoundError:
+            continue  # removed by a compaction right after the mkdir: again
+    raise StorageError("cannot create journal shard %s: its folder %s keeps disappearing"
+                       % (temporary.name, temporary.parent))
 
 
 def write_shard(path: Path, trajectory_name: str, batch: RunBatch, ctx: Context) -> None:
