@@ -66,21 +66,14 @@ def compaction_removes_empty_folders_before_the_write(monkeypatch):
     monkeypatch.setattr(journal, "write_shard", write_after_a_compaction)
 
 
-def test_a_shard_is_written_although_a_compaction_empties_its_folder(tmp_path, monkeypatch):
+@pytest.mark.parametrize("race", [
+    lambda monkeypatch: compaction_removes_empty_folders_before_the_write(monkeypatch),
+    lambda monkeypatch: folders_removed_before_open(monkeypatch, times=2),
+], ids=["folders-emptied-before-the-write", "folders-removed-after-the-mkdir"])
+def test_a_shard_is_written_although_a_compaction_removes_its_folder(tmp_path, monkeypatch,
+                                                                     race):
     traj, run_journal = buffered_journal(tmp_path)
-    compaction_removes_empty_folders_before_the_write(monkeypatch)
-    shard = run_journal.flush()
-    assert shard.exists()
-    monkeypatch.undo()
-    traj.f_store()
-    loaded = load_trajectory("race", filename=str(tmp_path / "race.hdf5"), load_all=2)
-    assert list(loaded.f_get_from_runs("z", fast_access=True).values()) == \
-        [index * 2.0 for index in range(5)]
-
-
-def test_a_folder_removed_after_the_mkdir_is_made_again(tmp_path, monkeypatch):
-    traj, run_journal = buffered_journal(tmp_path)
-    folders_removed_before_open(monkeypatch, times=2)
+    race(monkeypatch)
     shard = run_journal.flush()
     assert shard.exists()
     monkeypatch.undo()
