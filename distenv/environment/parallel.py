@@ -184,6 +184,7 @@ def parallel_outcomes(traj: Any, specs: RunSpecs, executor_spec: Any, mode_spec:
             blocks = executor.imap_outcome_blocks(
                 function, arguments, task_ids=specs.indices,
                 ordered=not executor_spec.immediate_postproc)
+            executor.no_more_tasks()  # a worker with nothing left exits (and flushes) at once
             if first_store is not None:
                 # forks wait for a store anyway (hdf5_section): this only lets the workers
                 # start before it, so that the store overlaps the runs

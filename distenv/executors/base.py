@@ -215,6 +215,14 @@ class DistenvExecutor(concurrent.futures.Executor, abc.ABC):
                                           chunksize=chunksize):
             yield [outcome]
 
+    def no_more_tasks(self) -> None:
+        """Say that nothing more will be submitted; what was submitted runs to its end.
+
+        A backend with long-lived workers then lets each worker that has no task left exit
+        at once (finalizers such as a journal flush run) while the others finish theirs,
+        instead of keeping it idle until :meth:`shutdown`. This default does nothing.
+        """
+
     def workers_started(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until the processes that run the tasks submitted so
         far exist; ``True`` if they do and no more are forked for them (barring a worker

@@ -65,6 +65,8 @@ class WorkerHandle:
         self.inflight: dict[int, list] = {}
         self.deadline: float | None = None
         self.timed = False
+        #: Asked to exit (:meth:`ask_to_exit`): it gets no more tasks.
+        self.retiring = False
         self._next_key = FIRST_KEY
         self._conn_open = True
 
@@ -170,6 +172,7 @@ class WorkerHandle:
 
         A process-per-task child needs no asking: it exits once it has sent its result.
         """
+        self.retiring = True
         if self._conn_open and self.control is not None:
             try:
                 # never block on a worker that stopped reading: the short message goes in one

@@ -137,6 +137,8 @@ class PoolExecutor(SupervisedExecutor):
     # -- dispatching -------------------------------------------------------------------------
     def _dispatch(self) -> None:
         if not self._pending:
+            if self._shutdown_requested:
+                self._retire_idle_workers()
             return
         while len(self._workers) < self.ncores and not self._terminate_requested:
             self._workers.append(self._start_worker())
@@ -179,9 +181,18 @@ class PoolExecutor(SupervisedExecutor):
             size = min(size, int(self.prefetch_max_bytes / sink.bytes_per_task))
         return max(1, size)
 
+    def _retire_idle_workers(self) -> None:
+        """After :meth:`shutdown` with no task left to hand out, a worker that finished its
+        last piece exits at once, while the others still run theirs: its exit (the LOCK and
+        NONE storage modes flush its journal then) overlaps their last tasks instead of
+        following them. A task put back by a worker that died meanwhile starts a new worker."""
+        for handle in self._workers:
+            if not handle.inflight and not handle.retiring:
+                handle.ask_to_exit()
+
     def _feed(self, handle: WorkerHandle) -> bool:
         """Give ``handle`` one more piece if it has room; ``True`` if work moved."""
-        if handle.timed or len(handle.inflight) >= self.prefetch:
+        if handle.retiring or handle.timed or len(handle.inflight) >= self.prefetch:
             return False
         busy = bool(handle.inflight)
         piece = self._take(lambda head: self._piece_size(head, busy))
@@ -241,7 +252,7 @@ class PoolExecutor(SupervisedExecutor):
         super()._release()
 
     def _worker_ended(self, handle: WorkerHandle, exitcode: int | None) -> None:
-        if handle.has_begun() or self._shutdown_requested or exitcode == 0:
+        if handle.has_begun() or handle.retiring or exitcode == 0:
             self._startup_failures = 0
             return
         self._startup_failures += 1

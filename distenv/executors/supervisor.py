@@ -219,6 +219,11 @@ class SupervisedExecutor(Dispatcher, DistenvExecutor):
         elif wait and thread is not threading.current_thread():
             thread.join()
 
+    def no_more_tasks(self) -> None:
+        with self._lock:
+            self._shutdown_requested = True  # submissions are refused from now on
+        self._wake()
+
     def terminate(self) -> None:
         """Kill the workers running a task now and cancel pending tasks; idle workers exit
         normally, or are killed after :attr:`exit_grace` seconds. Then shut down.

@@ -141,3 +141,10 @@ def burn(value, seconds):
 
 def pid_of_task(_=None):
     return os.getpid()
+
+
+def pid_or_pid_file(path=None, seconds=0.0):
+    """With ``path``: announce the pid through it and sleep; without: return the pid."""
+    if path is not None:
+        return write_pid_and_sleep(path, seconds)
+    return os.getpid()

@@ -451,6 +451,16 @@ def test_workers_started_means_no_more_forks_for_the_submitted_tasks(make_execut
     assert pids and pids <= existing
 
 
+def test_no_more_tasks_lets_the_submitted_ones_finish(make_executor):
+    """A sweep says ``no_more_tasks()`` once it has submitted its runs: every task submitted
+    before runs to its end and its outcome arrives."""
+    with make_executor() as executor:
+        blocks = executor.imap_outcome_blocks(jobs.square, [(value,) for value in range(300)])
+        executor.no_more_tasks()
+        values = sorted(outcome.value for block in blocks for outcome in block)
+    assert values == [value * value for value in range(300)]
+
+
 @pytest.mark.parametrize("backend", backends(long_lived_workers=False))
 def test_workers_started_is_false_where_processes_start_per_task(make_executor):
     with make_executor() as executor:

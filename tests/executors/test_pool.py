@@ -14,6 +14,7 @@ from distenv.executors import get_executor_class
 
 from . import jobs
 from .conftest import child_pids
+from .test_conformance import wait_for_pid_file
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -90,6 +91,67 @@ def test_failing_initializer_breaks_the_pool_without_hanging(no_leftover_process
         pool.submit(jobs.square, 3)
     pool.shutdown()
     assert "boom 1" in capfd.readouterr().err
+
+
+def test_failing_initializer_breaks_the_pool_after_no_more_tasks(no_leftover_processes, capfd):
+    """Workers that die at start are counted even when nothing more is submitted (a
+    retiring worker is not a failure, a dying one is): the pool gives up, it never forks on
+    and on."""
+    pool = PoolExecutor(ncores=2, initializer=jobs.raise_value_error, initargs=(2,))
+    outcomes = pool.imap_outcomes(jobs.square, [(value,) for value in range(10)])
+    pool.no_more_tasks()
+    errors = [outcome.error for outcome in outcomes]
+    assert all(isinstance(error, WorkerDiedError) for error in errors)
+    assert "before their first task" in str(errors[0])
+    pool.shutdown()
+    assert "boom 2" in capfd.readouterr().err
+
+
+def wait_until_gone(pid: int, limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while pid in child_pids():
+        assert time.monotonic() < deadline, "worker %d did not exit" % pid
+        time.sleep(0.01)
+
+
+def test_a_worker_with_nothing_left_exits_while_another_runs(no_leftover_processes, tmp_path):
+    """After ``no_more_tasks()`` a worker that finished its last piece exits at once (its
+    journal flush overlaps the others' last runs); one still running is left alone."""
+    pid_file = tmp_path / "long.pid"
+    arguments = [(str(pid_file), 3.0)] + [(None, 0.0)] * 6
+    with PoolExecutor(ncores=2, chunksize=1) as pool:
+        outcomes = pool.imap_outcomes(jobs.pid_or_pid_file, arguments, ordered=False)
+        pool.no_more_tasks()
+        with pytest.raises(RuntimeError, match="after shutdown"):
+            pool.submit(jobs.square, 2)
+        long_running = wait_for_pid_file(pid_file)
+        # one task waits behind the long one (a worker holds two pieces): the other worker
+        # makes the five left, then has nothing to do
+        idle = {next(outcomes).value for _ in range(5)}
+        assert len(idle) == 1 and long_running not in idle
+        wait_until_gone(idle.pop())
+        assert long_running in child_pids()  # still on its task
+        assert sorted(map(str, (outcome.value for outcome in outcomes))) == sorted(
+            [str(long_running), "slept"])
+
+
+def test_a_task_put_back_after_a_worker_retired_gets_a_new_worker(no_leftover_processes,
+                                                                   tmp_path):
+    """The other worker retired; the one left dies holding a task it had not started: that
+    task runs on a worker forked for it."""
+    pid_file = tmp_path / "long.pid"
+    arguments = [(str(pid_file), 60.0), (None, 0.0), (None, 0.0), (None, 0.0)]
+    with PoolExecutor(ncores=2, chunksize=2) as pool:  # pieces [0, 1] and [2, 3]
+        outcomes = pool.imap_outcomes(jobs.pid_or_pid_file, arguments, ordered=False)
+        pool.no_more_tasks()
+        doomed = wait_for_pid_file(pid_file)
+        retired = {next(outcomes).value, next(outcomes).value}
+        assert len(retired) == 1 and doomed not in retired
+        wait_until_gone(retired.pop())
+        os.kill(doomed, signal.SIGKILL)
+        rest = {outcome.task_id: outcome for outcome in outcomes}
+    assert isinstance(rest[0].error, WorkerDiedError)
+    assert rest[1].ok and rest[1].value not in (doomed,)
 
 
 def test_initializer_runs_in_each_worker(no_leftover_processes):
