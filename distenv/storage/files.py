@@ -177,6 +177,28 @@ def commit_temporary(temporary: Path, final: Path, fsync: bool) -> None:
         fsync_dir(final.parent)
 
 
+def close_written(h5: tables.File) -> None:
+    """Close ``h5`` (opened for writing) with one flush of the file, not one per table.
+
+    PyTables closes each open table with ``H5Fflush`` of the whole file (its metadata cache
+    included): about 1 ms each, so a store that touched 15 tables flushed the file 15 times.
+    Here each table's buffered rows are written and the table is closed without that flush;
+    closing the file then writes everything once (the data are the same; durability comes
+    from the fsync before the rename, see :func:`commit_temporary`). Indexed tables close
+    the usual way (their index is brought up to date on flush).
+    """
+    if h5.isopen and h5._iswritable():
+        manager = h5._node_manager
+        nodes = [h5.get_node(path) for path in list(manager.cache)]
+        nodes += list(manager.registry.values())
+        for node in nodes:
+            if isinstance(node, tables.Table) and node._v_isopen and not node.indexed:
+                if "row" in node.__dict__:
+                    node.row._flush_buffered_rows()
+                node._f_close(flush=False)
+    h5.close()
+
+
 @contextlib.contextmanager
 def replacing(path: Path, fresh: bool, fsync: bool, title: str = "",
               filters: tables.Filters | None = None) -> Iterator[tables.File]:
@@ -196,7 +218,7 @@ def replacing(path: Path, fresh: bool, fsync: bool, title: str = "",
         handle = tables.open_file(str(temporary), mode="w", title=title or "", filters=filters)
     try:
         yield handle
-        handle.close()
+        close_written(handle)
     except BaseException:
         if handle.isopen:
             handle.close()

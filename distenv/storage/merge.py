@@ -24,7 +24,7 @@ import tables
 
 from distenv.errors import MergeError, StorageError
 from distenv.storage import journal, layout
-from distenv.storage.files import (commit_temporary, copy_file, file_lock, open_for_reading,
+from distenv.storage.files import (close_written, commit_temporary, copy_file, file_lock, open_for_reading,
                                    remove_stale_temporaries, temporary_name)
 from distenv.storage.merge_copy import RunNames, copy_source, copy_target_shards, run_names_for
 from distenv.storage.merge_plan import IgnoreRules, MergePlan, plan_merge, read_info, reading
@@ -234,8 +234,10 @@ def _build(temporary: Path, plan: MergePlan, opts: MergeOptions, ignore: IgnoreR
         if opts.keep_info:
             write_merge_records(h5, group, plan, opts, service.ctx, started)
         write_overview(h5, group, plan, service)
-    finally:
+    except BaseException:
         h5.close()
+        raise
+    close_written(h5)
 
 
 def list_merge_inputs(folder: str | os.PathLike, ext: str = ".hdf5") -> list[Path]:
