@@ -74,7 +74,7 @@ class PoolExecutor(SupervisedExecutor):
     ``map`` and ``imap_outcomes`` batch tasks into pieces: use them for many small tasks.
     Each ``submit`` is a message of its own. A worker that dies fails the task it was running;
     its tasks that had not started run on another worker, and so do tiny tasks (under a
-    millisecond) that finished in its last ~10 ms but whose results were not sent yet.
+    millisecond) that finished in its last ~50 ms but whose results were not sent yet.
 
     :meth:`terminate` kills the workers that hold a task (running, or queued in their pipe) and
     asks the idle ones to exit normally, so their finalizers run; an idle worker still alive

@@ -193,3 +193,17 @@ def test_timed_out_task_is_killed_not_waited_for(no_leftover_processes):
     assert isinstance(outcomes[0].error, RunFailedError)
     assert "was killed" in str(outcomes[0].error)
     assert outcomes[1].value == 2
+
+
+def test_results_of_a_long_chunk_come_in_a_few_messages(no_leftover_processes):
+    """Tasks of 5 ms in one chunk of 200 ms: their results reach the parent while the chunk
+    runs, every ``FLUSH_INTERVAL`` (50 ms: at least ten tasks a message), not one message per
+    task (each costs the parent CPU the workers need) and not only at the end."""
+    from distenv.executors.worker import FLUSH_INTERVAL
+    tasks = 40
+    with PoolExecutor(ncores=1, chunksize=tasks) as pool:
+        blocks = list(pool.imap_outcome_blocks(jobs.sleep_then,
+                                               [(value, 0.005) for value in range(tasks)]))
+    assert [outcome.value for block in blocks for outcome in block] == list(range(tasks))
+    most = int(tasks * 0.005 / FLUSH_INTERVAL) + 1
+    assert 2 <= len(blocks) <= most, [len(block) for block in blocks]
