@@ -445,7 +445,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trivial-runs", type=int, default=20000)
     parser.add_argument("--cpu-runs", type=int, default=500)
-    parser.add_argument("--cpu-modes", default="QUEUE,LOCK",
+    parser.add_argument("--cpu-modes", default="QUEUE,LOCK,NONE",
                         help="comma-separated wrap modes of the pool in (b)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-pypet", action="store_true")
