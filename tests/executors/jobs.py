@@ -148,3 +148,9 @@ def pid_or_pid_file(path=None, seconds=0.0):
     if path is not None:
         return write_pid_and_sleep(path, seconds)
     return os.getpid()
+
+
+def sleep_then_clock(seconds):
+    """Sleep, then return ``time.monotonic()`` (the moment the task ended)."""
+    time.sleep(seconds)
+    return time.monotonic()
