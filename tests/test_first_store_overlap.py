@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tables
 
@@ -96,6 +97,46 @@ def test_runs_execute_during_the_first_store_and_everything_is_stored_once(
     assert list(table.status) == [RUN_COMPLETED] * RUNS
     assert list(z.values()) == [index * 2.0 for index in range(RUNS)]
     assert stored_rows() == RUNS  # one row per run
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("wrap_mode", ["NONE", "LOCK"])
+def test_shards_written_during_the_first_store_go_to_the_last_one(tmp_path, monkeypatch,
+                                                                   wrap_mode):
+    """Workers that are done flush their journal at once (``no_more_tasks``), possibly before
+    the first store writes: it leaves their shards to the last store, which takes in every run
+    the main process recorded -- so the run table in memory is brought up to date from what
+    that store appended, without reading the stored table again."""
+    from distenv.storage import loading, service as service_module
+    env = make_env(wrap_mode)
+    journal = env.trajectory.v_storage_service.journal_dir("overlap")
+    original_group = service_module.HDF5StorageService._trajectory_group
+    held, reads, read_table = [], [0], loading.read_run_table
+
+    def held_until_a_shard_exists(self, h5, traj):
+        if os.getpid() == MAIN and not held:
+            held.append(True)
+            deadline = time.monotonic() + 60
+            while not (journal.is_dir() and any(journal.glob("*.h5"))):
+                assert time.monotonic() < deadline, "no worker flushed during the first store"
+                time.sleep(0.005)
+        return original_group(self, h5, traj)
+
+    def counted(*args, **kwargs):
+        reads[0] += 1
+        return read_table(*args, **kwargs)
+
+    monkeypatch.setattr(service_module.HDF5StorageService, "_trajectory_group",
+                        held_until_a_shard_exists)
+    monkeypatch.setattr(loading, "read_run_table", counted)
+    results = env.run(job, str(tmp_path / "started"), False)
+    assert held and results == [(index, index * 2) for index in range(RUNS)]
+    assert reads == [0]
+    assert env.trajectory._run_table.file_rows == RUNS
+    loaded, table, z = stored_runs()
+    assert list(table.status) == [RUN_COMPLETED] * RUNS and stored_rows() == RUNS
+    assert list(z.values()) == [index * 2.0 for index in range(RUNS)]
+    np.testing.assert_array_equal(env.trajectory._run_table.finish, table.finish)
 
 
 @pytest.mark.timeout(180)

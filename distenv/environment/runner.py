@@ -219,7 +219,8 @@ class Sweep:
         service = traj.v_storage_service if loop.settings.automatic_storing else None
         if service is not None:
             if overlap_first_store and hasattr(service, "begin_store_trajectory"):
-                self._first_store = service.begin_store_trajectory(traj)
+                # shards the workers write meanwhile go to the last store (see pending.py)
+                self._first_store = service.begin_store_trajectory(traj, take_in_journal=False)
             else:
                 traj.f_store()
         try:

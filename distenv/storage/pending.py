@@ -11,6 +11,10 @@ them so that the first store overlaps the first runs:
    stores in the worker (``traj.f_store()``) never recreates the file or sets the journal
    aside, and it waits on the file's lock until step 3 is done;
 3. :meth:`PendingStore.write` writes the file while the workers run, then releases the lock.
+   It leaves the journal alone (``take_in_journal=False``): the shards the workers write
+   meanwhile -- a worker that is done may flush before this store writes -- are taken in by
+   the sweep's last store, with every other shard, so the first store's cost does not depend
+   on how far the runs got, and the runs the main process records all land in one store.
 
 If step 3 fails, :meth:`PendingStore.abort` (called by ``write`` itself) puts the marks back,
 so the trajectory is as if the store never happened; shards the workers wrote meanwhile hold
@@ -42,8 +46,10 @@ class PendingStore:
     every store, which writes at once); use each one exactly once.
     """
 
-    def __init__(self, service: Any, traj: Any, leaves: list, only_init: bool):
+    def __init__(self, service: Any, traj: Any, leaves: list, only_init: bool,
+                 take_in_journal: bool = True):
         self.service, self.traj, self.only_init = service, traj, only_init
+        self.take_in_journal = take_in_journal
         path = self.path = service.filename_for(traj._name)
         self.run_leaves, self.static_leaves = [], []
         for leaf in leaves:
@@ -97,8 +103,9 @@ class PendingStore:
                             _write_run_names(h5, group, traj)
                     rows_before = layout.run_table_rows(group)
                     incorporated = IncorporatedRows()
-                    done = service._incorporate_shards(h5, group, traj._name, path,
-                                                       traj._wildcards, incorporated)
+                    done = service._incorporate_shards(
+                        h5, group, traj._name, path, traj._wildcards, incorporated) \
+                        if self.take_in_journal else []
                     rows_after = layout.run_table_rows(group)
                     overview.write_overview(h5, group, traj, service)
         except BaseException:

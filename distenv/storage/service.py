@@ -162,12 +162,13 @@ class HDF5StorageService:
     def _store(self, traj: Any, leaves: list, only_init: bool) -> None:
         self._claim(traj, leaves, only_init).write()
 
-    def begin_store_trajectory(self, traj: Any) -> PendingStore:
+    def begin_store_trajectory(self, traj: Any, take_in_journal: bool = True) -> PendingStore:
         """:meth:`store_trajectory` in two steps: this one checks, takes the file's lock and
         marks ``traj`` stored in memory; the returned store's ``write()`` writes the file (or
         ``abort()`` gives up). A sweep forks its workers in between (see
-        :mod:`distenv.storage.pending`)."""
-        return self._claim(traj, self._new_leaves(traj), only_init=False)
+        :mod:`distenv.storage.pending`). ``take_in_journal=False``: the write leaves the
+        journal's shards for the next store."""
+        return PendingStore(self, traj, self._new_leaves(traj), False, take_in_journal)
 
     def _claim(self, traj: Any, leaves: list, only_init: bool) -> PendingStore:
         return PendingStore(self, traj, leaves, only_init)
