@@ -70,3 +70,17 @@ def test_an_indexed_table_closes_the_usual_way(tmp_path):
         table = reread.root.t
         assert table.indexed and table.cols.a.index.nelements == 50
         assert [row["a"] for row in table.where("a < 3")] == [2, 1, 0]
+
+
+def test_written_closes_the_file_after_the_block_and_when_it_raises(tmp_path):
+    from distenv.storage.files import written
+    with written(tables.open_file(str(tmp_path / "ok.h5"), mode="w")) as h5:
+        h5.create_table("/", "t", obj=np.zeros(3, dtype=[("a", "i8")]))
+    assert not h5.isopen
+    with tables.open_file(str(tmp_path / "ok.h5")) as reread:
+        assert reread.root.t.nrows == 3
+    with pytest.raises(ValueError, match="in the block"):
+        with written(tables.open_file(str(tmp_path / "bad.h5"), mode="w")) as broken:
+            broken.create_table("/", "t", obj=np.zeros(3, dtype=[("a", "i8")]))
+            raise ValueError("in the block")
+    assert not broken.isopen

@@ -200,6 +200,18 @@ def close_written(h5: tables.File) -> None:
 
 
 @contextlib.contextmanager
+def written(h5: tables.File) -> Iterator[tables.File]:
+    """Yield ``h5`` (opened for writing); close it after the block with
+    :func:`close_written`, or plainly if the block (or that close) raises."""
+    try:
+        yield h5
+        close_written(h5)
+    finally:
+        if h5.isopen:
+            h5.close()
+
+
+@contextlib.contextmanager
 def replacing(path: Path, fresh: bool, fsync: bool, title: str = "",
               filters: tables.Filters | None = None) -> Iterator[tables.File]:
     """Yield a writable copy of ``path`` (or a new file); it replaces ``path`` on success.
@@ -217,11 +229,9 @@ def replacing(path: Path, fresh: bool, fsync: bool, title: str = "",
     else:
         handle = tables.open_file(str(temporary), mode="w", title=title or "", filters=filters)
     try:
-        yield handle
-        close_written(handle)
+        with written(handle):
+            yield handle
     except BaseException:
-        if handle.isopen:
-            handle.close()
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise

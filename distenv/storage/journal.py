@@ -25,7 +25,7 @@ import tables
 from distenv.errors import StorageError
 from distenv.storage import column_tables, layout
 from distenv.storage.codecs import Context, check_storable
-from distenv.storage.files import close_written, commit_temporary, fsync_dir, hdf5_section
+from distenv.storage.files import commit_temporary, fsync_dir, hdf5_section, written
 from distenv.trajectory.columns import pack, signature
 
 SHARD_SUFFIX = ".h5"
@@ -345,18 +345,13 @@ def reserve(temporary: Path) -> None:
 
 
 def write_shard(path: Path, trajectory_name: str, batch: RunBatch, ctx: Context) -> None:
-    with hdf5_section():
-        h5 = tables.open_file(str(path), mode="w", filters=ctx.filters)
-        try:
-            group = h5.create_group("/", trajectory_name)
-            group._v_attrs[layout.FORMAT_ATTR] = 1
-            group._v_attrs.SHARD = True
-            column_tables.start_column_index(group)
-            batch.write(h5, group, ctx)
-        except BaseException:
-            h5.close()
-            raise
-        close_written(h5)
+    with hdf5_section(), written(tables.open_file(str(path), mode="w",
+                                                  filters=ctx.filters)) as h5:
+        group = h5.create_group("/", trajectory_name)
+        group._v_attrs[layout.FORMAT_ATTR] = 1
+        group._v_attrs.SHARD = True
+        column_tables.start_column_index(group)
+        batch.write(h5, group, ctx)
 
 
 def remove_stale_shard_temporaries(directory: Path) -> None:

@@ -24,8 +24,8 @@ import tables
 
 from distenv.errors import MergeError, StorageError
 from distenv.storage import journal, layout
-from distenv.storage.files import (close_written, commit_temporary, copy_file, file_lock, open_for_reading,
-                                   remove_stale_temporaries, temporary_name)
+from distenv.storage.files import (commit_temporary, copy_file, file_lock, open_for_reading,
+                                   remove_stale_temporaries, temporary_name, written)
 from distenv.storage.merge_copy import RunNames, copy_source, copy_target_shards, run_names_for
 from distenv.storage.merge_plan import IgnoreRules, MergePlan, plan_merge, read_info, reading
 from distenv.storage.merge_write import (delete_trajectory, write_backup, write_merge_records,
@@ -206,7 +206,7 @@ def _build(temporary: Path, plan: MergePlan, opts: MergeOptions, ignore: IgnoreR
         with open_for_reading(target.path) as source:
             title = source.title
         h5 = tables.open_file(str(temporary), mode="w", title=title, filters=service.filters)
-    try:
+    with written(h5):
         if not in_place:
             with open_for_reading(target.path) as source, reading(target.path):
                 source.root._f_get_child(target.name)._f_copy(
@@ -234,10 +234,6 @@ def _build(temporary: Path, plan: MergePlan, opts: MergeOptions, ignore: IgnoreR
         if opts.keep_info:
             write_merge_records(h5, group, plan, opts, service.ctx, started)
         write_overview(h5, group, plan, service)
-    except BaseException:
-        h5.close()
-        raise
-    close_written(h5)
 
 
 def list_merge_inputs(folder: str | os.PathLike, ext: str = ".hdf5") -> list[Path]:

@@ -21,7 +21,7 @@ import tables
 from distenv.errors import MergeError
 from distenv.storage import journal, layout
 from distenv.storage.files import (commit_temporary, copy_file, file_lock, open_for_reading,
-                                   temporary_name)
+                                   temporary_name, written)
 from distenv.storage.merge_copy import RunNames, copy_target_shards, write_config_leaf
 from distenv.storage.merge_plan import IgnoreRules, MergePlan, leaf_groups, reading
 from distenv.version import __version__
@@ -107,7 +107,7 @@ def write_backup(target: Any, backup: Any, service: Any) -> Path:
     try:
         copy_file(path, temporary)
         if target.shards:
-            with tables.open_file(str(temporary), mode="a") as h5:
+            with written(tables.open_file(str(temporary), mode="a")) as h5:
                 group = h5.root._f_get_child(target.name)
                 copy_target_shards(h5, group, target, service.ctx, RunNames(None))
                 layout.append_journal_log(h5, group, [shard.name for shard in target.shards])
@@ -178,7 +178,8 @@ def delete_trajectory(path: Path, name: str, fsync: bool = True) -> None:
         temporary = temporary_name(path)
         try:
             with open_for_reading(path) as source, reading(path):
-                with tables.open_file(str(temporary), mode="w", title=source.title) as h5:
+                with written(tables.open_file(str(temporary), mode="w",
+                                              title=source.title)) as h5:
                     for node in source.root._f_iter_nodes():
                         if node._v_name != name:
                             node._f_copy(newparent=h5.root, newname=node._v_name, recursive=True)

@@ -160,7 +160,7 @@ class HDF5StorageService:
         self._store(traj, list(leaves), only_init=False)
 
     def _store(self, traj: Any, leaves: list, only_init: bool) -> None:
-        self._claim(traj, leaves, only_init).write()
+        PendingStore(self, traj, leaves, only_init).write()
 
     def begin_store_trajectory(self, traj: Any, take_in_journal: bool = True) -> PendingStore:
         """:meth:`store_trajectory` in two steps: this one checks, takes the file's lock and
@@ -169,9 +169,6 @@ class HDF5StorageService:
         :mod:`distenv.storage.pending`). ``take_in_journal=False``: the write leaves the
         journal's shards for the next store."""
         return PendingStore(self, traj, self._new_leaves(traj), False, take_in_journal)
-
-    def _claim(self, traj: Any, leaves: list, only_init: bool) -> PendingStore:
-        return PendingStore(self, traj, leaves, only_init)
 
     def _attach_columns(self, traj: Any, path: Path, read_run_table: bool = True) -> None:
         """Let ``traj`` read its stored per-run data (lazily) without an explicit load; the
