@@ -27,6 +27,7 @@ from multiprocessing.connection import wait as wait_for_objects
 from typing import Any
 
 from distenv.errors import RunFailedError, WorkerDiedError
+from distenv.executors import heap
 from distenv.executors.base import run_failed, task_label, task_timed_out, worker_died
 from distenv.executors.handles import WorkerHandle, decode_error
 from distenv.executors.tasks import Chunk
@@ -71,6 +72,8 @@ class Dispatcher:
 
     def _run(self) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # children inherit the mask
+        if self._forks:  # forked workers share the heap: keep the collector off it (heap.py)
+            heap.hold()
         try:
             self._loop()
         except BaseException as exc:  # a bug here must not leave callers waiting
@@ -82,6 +85,8 @@ class Dispatcher:
                 f"{reason}", run_index=task_id))
         finally:
             self._end_idle_workers(list(self._workers))
+            if self._forks:
+                heap.release()
             self._release()
 
     def _loop(self) -> None:

@@ -18,6 +18,7 @@ parent knows exactly which task was running.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import pickle
 import signal
@@ -244,12 +245,14 @@ def set_up_worker(settings: WorkerSettings, initializer: Callable[..., Any] | No
                   inherited_fds: list[int] | None) -> None:
     """The start-up every worker process shares, pool worker or process-per-task child.
 
-    A forked worker (``inherited_fds`` not ``None``) gets fresh standard streams and closes
-    the parent's descriptors it inherited; then ``settings`` are applied
+    A forked worker (``inherited_fds`` not ``None``) freezes the heap it inherited
+    (:func:`gc.freeze`), gets fresh standard streams and closes the parent's descriptors it
+    inherited; then ``settings`` are applied
     (:func:`prepare_worker`), frozen input sent to a spawned worker is installed, and the
     user's initializer runs (a failing one ends the worker, :func:`run_initializer`).
     """
     if inherited_fds is not None:  # forked
+        gc.freeze()  # the inherited heap stays shared and unexamined (see executors/heap.py)
         fresh_standard_streams()
         close_inherited(inherited_fds)
     prepare_worker(settings)

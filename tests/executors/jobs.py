@@ -154,3 +154,10 @@ def sleep_then_clock(seconds):
     """Sleep, then return ``time.monotonic()`` (the moment the task ended)."""
     time.sleep(seconds)
     return time.monotonic()
+
+
+def collector_view(_=None):
+    """What the garbage collector of this process examines: (objects it tracks outside the
+    permanent generation, objects frozen there)."""
+    import gc
+    return len(gc.get_objects()), gc.get_freeze_count()
