@@ -276,28 +276,59 @@ def test_small_overview_lists_the_trajectory_s_own_leaves_not_per_run_ones(tmp_p
     assert len(overview["runs"]) == 30
 
 
-def test_a_store_rewrites_only_the_overview_tables_whose_content_changed(tmp_path):
-    """Each table carries a digest of its content; a table whose content is the same is left
-    as it is (a marker attribute put on it survives), the others are replaced, and a table
-    the store no longer writes is removed."""
+def test_a_store_rewrites_only_the_overview_tables_whose_content_changed(tmp_path, monkeypatch):
+    """Each table carries a digest of its content; a table whose content is the same is not
+    written at all, the others are rewritten (in place when their columns keep their widths,
+    which spares removing a node -- a removal flushes the whole file), and a table the store no
+    longer writes is removed."""
     path = tmp_path / "digest.hdf5"
     traj = _sweep(path, runs=3)
     with tables.open_file(str(path), "a") as h5:
-        for table in h5.get_node("/opts/overview"):
-            table._v_attrs.MARKER = "kept"
         h5.create_table("/opts/overview", "stray", obj=np.zeros(1, dtype=[("a", "i4")]))
+    written, removed = [], []
+    real_append, real_create, real_remove = tables.Table.append, tables.File.create_table, \
+        tables.File.remove_node
+
+    def append(table, rows):
+        if table._v_parent._v_name == "overview":
+            written.append(table._v_name)
+        return real_append(table, rows)
+
+    def create_table(h5, where, name, *args, **kwargs):
+        if getattr(where, "_v_name", where).endswith("overview"):
+            written.append(name)
+        return real_create(h5, where, name, *args, **kwargs)
+
+    def remove_node(h5, where, name=None, *args, **kwargs):
+        removed.append(name)
+        return real_remove(h5, where, name, *args, **kwargs)
+
+    monkeypatch.setattr(tables.Table, "append", append)
+    monkeypatch.setattr(tables.File, "create_table", create_table)
+    monkeypatch.setattr(tables.File, "remove_node", remove_node)
     traj.f_expand({"x": [10.0]})
     traj.f_add_result("later", 5, comment="after the runs")
     run_sweep(traj, lambda t: t.f_add_result("z", t.x * 2, comment="doubled"), indices=[3])
+    monkeypatch.undo()
+    assert "config_overview" not in written and "parameters_overview" not in written
+    assert {"runs", "info", "results_overview"} <= set(written)
+    assert "stray" in removed and "runs" not in removed and "info" not in removed
     with tables.open_file(str(path)) as h5:
         group = h5.get_node("/opts/overview")
-        kept = {table._v_name for table in group if "MARKER" in table._v_attrs}
         assert "stray" not in group
-        assert "config_overview" in kept and "parameters_overview" in kept
-        assert "runs" not in kept and "info" not in kept and "results_overview" not in kept
         assert len(group.runs) == 4 and group.runs.col("index").tolist()[-1] == 3
         assert b"results.later" in group.results_overview.col("name").tolist()
         assert dict(group.info.read().tolist())[b"runs"] == b"4"
+
+
+def test_an_overview_table_whose_texts_widen_is_replaced(tmp_path):
+    path = tmp_path / "widen.hdf5"
+    traj = _sweep(path, runs=3)
+    traj.f_add_result("later", 5, comment="c" * 200)  # wider than any column so far
+    run_sweep(traj, lambda t: t.f_add_result("z", t.x * 2, comment="doubled"), indices=[0])
+    with tables.open_file(str(path)) as h5:
+        comments = h5.get_node("/opts/overview/results_overview").col("comment").tolist()
+    assert any(comment.startswith(b"c" * 100) for comment in comments)
 
 
 def test_summary_tables_list_first_of_each_comment(tmp_path):

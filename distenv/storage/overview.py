@@ -18,6 +18,9 @@ from distenv.constants import OVERVIEW_MAX_ROWS
 from distenv.storage import column_tables, layout
 
 _TEXT = 128
+#: Narrowest text column: a table whose texts still fit is rewritten in place by the next
+#: store (a new width means removing the table, and removing a node flushes the whole file).
+_MIN_WIDTH = 64
 
 
 def write_overview(h5: tables.File, group: tables.Group, traj: Any, service: Any,
@@ -80,6 +83,11 @@ class _Writer:
         target = self.target
         if name in target:
             if self.stored.get(name) == digest:
+                return
+            table = target._f_get_child(name)
+            if isinstance(table, tables.Table) and table.dtype == data.dtype:
+                table.truncate(0)  # rewritten in place: removing a node flushes the file
+                table.append(data)
                 return
             self.h5.remove_node(target, name, recursive=True)
         self.h5.create_table(target, name, obj=data, filters=self.filters,
@@ -149,7 +157,7 @@ def _table(writer: "_Writer", name: str, rows: list, columns: tuple,
            expectedrows: int = 100) -> None:
     rows = rows[:OVERVIEW_MAX_ROWS]
     encoded = [tuple(str(cell).encode("utf-8", "replace")[:1024] for cell in row) for row in rows]
-    widths = [max([len(row[i]) for row in encoded] + [1]) for i in range(len(columns))]
+    widths = [max([len(row[i]) for row in encoded] + [_MIN_WIDTH]) for i in range(len(columns))]
     dtype = np.dtype([(column, "S%d" % width) for column, width in zip(columns, widths)])
     data = np.array(encoded, dtype=dtype) if encoded else np.empty(0, dtype=dtype)
     writer.write(name, data, expectedrows)
