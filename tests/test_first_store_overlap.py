@@ -103,11 +103,12 @@ def test_runs_execute_during_the_first_store_and_everything_is_stored_once(
 @pytest.mark.parametrize("wrap_mode", ["NONE", "LOCK"])
 def test_shards_written_during_the_first_store_go_to_the_last_one(tmp_path, monkeypatch,
                                                                    wrap_mode):
-    """Workers that are done flush their journal at once (``no_more_tasks``), possibly before
-    the first store writes: it leaves their shards to the last store, which takes in every run
+    """Workers that are done flush their journal at once (``no_more_tasks``; a pool worker hands
+    its last runs over, see storage/handover.py), possibly before the first store writes: it
+    leaves them to the last store, which takes in every run
     the main process recorded -- so the run table in memory is brought up to date from what
     that store appended, without reading the stored table again."""
-    from distenv.storage import loading, service as service_module
+    from distenv.storage import handover, loading, service as service_module
     env = make_env(wrap_mode)
     journal = env.trajectory.v_storage_service.journal_dir("overlap")
     original_group = service_module.HDF5StorageService._trajectory_group
@@ -117,7 +118,8 @@ def test_shards_written_during_the_first_store_go_to_the_last_one(tmp_path, monk
         if os.getpid() == MAIN and not held:
             held.append(True)
             deadline = time.monotonic() + 60
-            while not (journal.is_dir() and any(journal.glob("*.h5"))):
+            while not (journal.is_dir() and (any(journal.glob("*.h5")) or
+                                             any(journal.glob("*" + handover.SUFFIX)))):
                 assert time.monotonic() < deadline, "no worker flushed during the first store"
                 time.sleep(0.005)
         return original_group(self, h5, traj)

@@ -161,6 +161,7 @@ def parallel_outcomes(traj: Any, specs: RunSpecs, executor_spec: Any, mode_spec:
     mode = create_mode(mode_spec) if storing else LocalMode(mode_spec)
     executor = make_executor(executor_spec, worker_logging)
     mode.ack_each_run = executor_spec.backend == "process" or executor_spec.timeout is not None
+    mode.hand_over_last_runs = executor_spec.backend == "pool" and not mode.ack_each_run
     worker_side = mode.start(traj, service, env_hash, getattr(executor, "ncores", 1) or 1)
     one_input = specs.one_input()
     if executor_spec.freeze_input and one_input:

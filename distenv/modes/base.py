@@ -32,6 +32,10 @@ class StorageMode:
     #: Set before :meth:`start` when the executor kills workers routinely (a process per run,
     #: a ``timeout``): worker-side writers then acknowledge every run before reporting it.
     ack_each_run = False
+    #: Set before :meth:`start` when the workers are local pool workers that exit at the end
+    #: of the sweep: worker-side writers then hand their last runs to the main process
+    #: (:mod:`distenv.storage.handover`) instead of writing one more journal shard.
+    hand_over_last_runs = False
 
     def __init__(self, spec: Any):
         self.spec = spec

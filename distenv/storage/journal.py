@@ -344,7 +344,8 @@ def reserve(temporary: Path) -> None:
                        % (temporary.name, temporary.parent))
 
 
-def write_shard(path: Path, trajectory_name: str, batch: RunBatch, ctx: Context) -> None:
+def write_shard(path: Path, trajectory_name: str, batch: Any, ctx: Context) -> None:
+    """A shard file holding ``batch`` (a :class:`RunBatch`, or what has its ``write``)."""
     with hdf5_section(), written(tables.open_file(str(path), mode="w",
                                                   filters=ctx.filters)) as h5:
         group = h5.create_group("/", trajectory_name)

@@ -41,6 +41,8 @@ RUN_NAMES = "run_names"
 OVERVIEW = "overview"
 RESERVED = {RUN_TABLE, ERROR_TABLE, IRREGULAR, IRREGULAR_INDEX, JOURNAL_LOG, RUN_NAMES, OVERVIEW}
 MAX_ERROR_BYTES = 16384
+#: The rows of the error table (:class:`ErrorRow`) as a numpy dtype.
+ERROR_DTYPE = np.dtype([("index", np.int64), ("error", "S%d" % MAX_ERROR_BYTES)])
 INDEX_COLUMN = "run_index"
 
 
@@ -240,26 +242,40 @@ def read_range(node: tables.Node, ctx: Context | None = None) -> list:
 
 # -- runs --------------------------------------------------------------------------------------
 def append_run_rows(h5: tables.File, traj_group: tables.Group, rows: dict, ctx: Context) -> None:
-    count = len(rows["index"])
-    if not count:
+    if not len(rows["index"]):
         return
+    append_run_table(h5, traj_group, run_rows_array(rows), ctx.filters)
+    errors = error_rows(rows)
+    if len(errors):
+        append_error_rows(h5, traj_group, errors, ctx.filters)
+
+
+def run_rows_array(rows: dict) -> np.ndarray:
+    """The run-table rows of ``RunBatch.rows`` (column-wise) as the table's structured array."""
     strings = {name: _encoded(rows[name], limit) for name, limit in RUN_STRING_LIMITS.items()}
-    data = np.empty(count, dtype=run_row_dtype({name: array.dtype.itemsize
-                                                for name, array in strings.items()}))
+    data = np.empty(len(rows["index"]), dtype=run_row_dtype({name: array.dtype.itemsize
+                                                             for name, array in strings.items()}))
     for name in data.dtype.names:
         data[name] = strings[name] if name in strings else rows[name]
-    append_run_table(h5, traj_group, data, ctx.filters)
+    return data
+
+
+def error_rows(rows: dict) -> np.ndarray:
+    """The error-table rows (:data:`ERROR_DTYPE`) of the failed runs among ``rows``."""
     messages = rows["error"]
     if messages.count("") == len(messages):  # no failed run: the common case
-        return
-    errors = [(index, text) for index, text in zip(rows["index"], messages) if text]
-    if errors:
-        if ERROR_TABLE in traj_group:
-            error_table = traj_group._f_get_child(ERROR_TABLE)
-        else:
-            error_table = h5.create_table(traj_group, ERROR_TABLE, ErrorRow, "errors of failed runs",
-                                          filters=ctx.filters)
-        error_table.append([(index, _clip(text)) for index, text in errors])
+        return np.empty(0, dtype=ERROR_DTYPE)
+    return np.array([(index, _clip(text)) for index, text in zip(rows["index"], messages)
+                     if text], dtype=ERROR_DTYPE)
+
+
+def append_error_rows(h5: tables.File, traj_group: tables.Group, errors: np.ndarray,
+                      filters: tables.Filters) -> None:
+    if ERROR_TABLE in traj_group:
+        traj_group._f_get_child(ERROR_TABLE).append(errors)
+    else:
+        h5.create_table(traj_group, ERROR_TABLE, ErrorRow, "errors of failed runs",
+                        filters=filters).append(errors)
 
 
 def _clip(text: str) -> bytes:

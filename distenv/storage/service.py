@@ -13,14 +13,14 @@ import contextlib
 import os
 import platform
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterable
+from typing import Any, Callable, ContextManager, Iterable, Sequence
 
 import numpy as np
 import tables
 
 from distenv.version import __version__
 from distenv.errors import ConfigurationError, CorruptFileError
-from distenv.storage import column_tables, journal, layout
+from distenv.storage import column_tables, handover, journal, layout
 from distenv.storage.pending import IncorporatedRows, PendingStore
 from distenv.storage.runrows import drop_superseded
 from distenv.storage.codecs import Context
@@ -227,15 +227,18 @@ class HDF5StorageService:
         directory = journal.journal_dir(path, trajectory_name)
         journal.remove_stale_shard_temporaries(directory)
         shards = journal.list_shards(directory)
-        if not shards:
+        handed = handover.ready(directory, os.getpid())  # this process's pool workers' last runs
+        if not shards and not handed:
             return []
         done = layout.read_journal_log(group)
         todo = [shard for shard in shards if shard.name not in done]
-        copy_shards(h5, group, todo, trajectory_name, self.ctx, wildcards, incorporated)
-        layout.append_journal_log(h5, group, [shard.name for shard in todo])
-        if todo:  # a failed run made again: keep only its newest row (free without failures)
+        todo_handed = [item for item in handed if item.name not in done]
+        copy_shards(h5, group, todo, trajectory_name, self.ctx, wildcards, incorporated,
+                    handed=todo_handed)
+        layout.append_journal_log(h5, group, [item.name for item in todo + todo_handed])
+        if todo or todo_handed:  # a failed run made again: keep only its newest row
             drop_superseded(group)
-        return shards
+        return shards + handed
 
     # -- reading ---------------------------------------------------------------------------------
     def load_trajectory(self, traj: Any, **options: Any) -> None:
@@ -263,9 +266,11 @@ def trajectory_names(h5: tables.File) -> list[str]:
 
 def copy_shards(h5: tables.File, group: tables.Group, shards: list[Path], trajectory_name: str,
                 ctx: Context, wildcards: Any, incorporated: IncorporatedRows | None = None,
-                guard: Callable[[Path], ContextManager] | None = None) -> None:
-    """Append the runs of journal ``shards`` to a trajectory group of the main file, each
-    table once for all of them (their run-table rows and errors also to ``incorporated``).
+                guard: Callable[[Path], ContextManager] | None = None,
+                handed: Sequence[Path] = ()) -> None:
+    """Append the runs of journal ``shards``, then of the files pool workers ``handed`` over
+    (:mod:`~distenv.storage.handover`), to a trajectory group of the main file, each table
+    once for all of them (their run-table rows and errors also to ``incorporated``).
     ``guard(shard)`` wraps the reading of each shard (a merge names the file in errors)."""
     deferred = column_tables.DeferredAppends()
     for shard in shards:
@@ -276,6 +281,12 @@ def copy_shards(h5: tables.File, group: tables.Group, shards: list[Path], trajec
                                        % (shard, trajectory_name))
             copy_runs(h5, group, source.root._f_get_child(trajectory_name), ctx, wildcards,
                       deferred, incorporated)
+    for path in handed:
+        runs, errors, columns = handover.read(path)
+        _take_run_rows(h5, group, runs, errors, ctx, deferred, incorporated)
+        for entry in columns:
+            for due in deferred.add(*entry):
+                _write_column(h5, group, *due, ctx, wildcards)
     _write_deferred(h5, group, deferred, ctx, wildcards)
 
 
@@ -286,20 +297,10 @@ def copy_runs(h5: tables.File, group: tables.Group, source: tables.Group, ctx: C
     are written now, its run-table and column rows kept in ``deferred`` (written by
     :func:`_write_deferred` after the last shard); the run-table rows and errors also go to
     ``incorporated``."""
-    if layout.RUN_TABLE in source:
-        rows = source._f_get_child(layout.RUN_TABLE).read()
-        deferred.run_rows.append(rows)
-        if incorporated is not None:
-            incorporated.parts.append(rows)
-    if layout.ERROR_TABLE in source:
-        rows = source._f_get_child(layout.ERROR_TABLE).read()
-        if layout.ERROR_TABLE in group:
-            group._f_get_child(layout.ERROR_TABLE).append(rows)
-        else:
-            h5.create_table(group, layout.ERROR_TABLE, obj=rows, filters=ctx.bookkeeping_filters)
-        if incorporated is not None:
-            incorporated.errors.update((int(index), text.decode("utf-8", "replace"))
-                                       for index, text in rows.tolist())
+    runs = source._f_get_child(layout.RUN_TABLE).read() if layout.RUN_TABLE in source else None
+    errors = source._f_get_child(layout.ERROR_TABLE).read() \
+        if layout.ERROR_TABLE in source else None
+    _take_run_rows(h5, group, runs, errors, ctx, deferred, incorporated)
     for table in column_tables.iter_column_tables(source):
         for entry in deferred.add(*column_tables.read_column(table)):
             _write_column(h5, group, *entry, ctx, wildcards)
@@ -314,6 +315,23 @@ def copy_runs(h5: tables.File, group: tables.Group, source: tables.Group, ctx: C
         parent = layout.ensure_group(h5, group, location) if location else group
         if name not in parent:
             leaf_group._f_copy(newparent=parent, newname=name, recursive=True, filters=ctx.filters)
+
+
+def _take_run_rows(h5: tables.File, group: tables.Group, runs: np.ndarray | None,
+                   errors: np.ndarray | None, ctx: Context,
+                   deferred: column_tables.DeferredAppends,
+                   incorporated: IncorporatedRows | None) -> None:
+    """Run-table rows into ``deferred``, error rows into the error table at once (both also
+    into ``incorporated``)."""
+    if runs is not None and len(runs):
+        deferred.run_rows.append(runs)
+        if incorporated is not None:
+            incorporated.parts.append(runs)
+    if errors is not None and len(errors):
+        layout.append_error_rows(h5, group, errors, ctx.bookkeeping_filters)
+        if incorporated is not None:
+            incorporated.errors.update((int(index), text.decode("utf-8", "replace"))
+                                       for index, text in errors.tolist())
 
 
 def _write_column(h5: tables.File, group: tables.Group, meta: dict, run_index: np.ndarray,
