@@ -282,13 +282,13 @@ class Sweep:
     def record_block(self, outcomes: list[RunOutcome]) -> bool:
         """:meth:`record` for a list of outcomes; completed runs that a worker stored (the
         common case with many tiny runs) go into the run table at once, not one by one."""
-        if not all(outcome.stored and outcome.status == RUN_COMPLETED for outcome in outcomes):
+        # the fields of RunOutcome, column-wise
+        index, status, values, _, start, finish, _, host, pid, _, stored = zip(*outcomes)
+        if status.count(RUN_COMPLETED) != len(status) or not all(stored):
             for outcome in outcomes:
                 if not self.record(outcome):
                     return False
             return True
-        # the fields of RunOutcome, column-wise
-        index, _, values, _, start, finish, _, host, pid, _, _ = zip(*outcomes)
         self.traj._run_table.mark_completed(index, start, finish, host, pid,
                                             self.loop.env_hash)
         self.progress.advance(len(outcomes))
