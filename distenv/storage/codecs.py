@@ -20,6 +20,7 @@ pickle     uint8 array holding a pickle -- only for objects without a native for
 
 from __future__ import annotations
 
+import json
 import pickle
 import re
 from typing import Any
@@ -57,6 +58,59 @@ class Context:
             return self.filters
         return tables.Filters(complevel=1, complib="zlib", shuffle=True,
                               fletcher32=self.filters.fletcher32)
+
+
+# -- items kept as attributes of their leaf group ---------------------------------------------
+#: Attribute of a leaf group whose items are attributes (see :func:`inline_types`): JSON
+#: ``{item: python type}``; each item's value is the attribute ``ITEM_<item>``.
+INLINE_ATTR = "DISTENV_INLINE"
+INLINE_PREFIX = "ITEM_"
+_INLINE_TYPES = {int: "int", float: "float", bool: "bool", str: "str", type(None): "none"}
+#: Longest string kept as an attribute (HDF5 attributes are small by design).
+MAX_INLINE_STR = 4096
+
+
+def inline_types(items: dict) -> dict[str, str] | None:
+    """``{item: type name}`` if every item is a Python ``int`` (64 bits), ``float``, ``bool``,
+    ``str`` (at most :data:`MAX_INLINE_STR` characters, no NUL) or ``None``; else ``None``.
+
+    Such items are written as attributes of the leaf group (:func:`write_inline`) instead of
+    one array node each: the environment's provenance (``config.environment.*``, ~40 leaves
+    per run of ``env.run``) is written in a third of the time, and HDF5 tools show it as the
+    group's attributes, with native types.
+    """
+    types = {}
+    for name, value in items.items():
+        kind = _INLINE_TYPES.get(type(value))
+        if kind is None or kind == "int" and not -(2 ** 63) <= value < 2 ** 63 or \
+                kind == "str" and (len(value) > MAX_INLINE_STR or "\x00" in value):
+            return None
+        types[name] = kind
+    return types
+
+
+def write_inline(group: tables.Group, items: dict, types: dict[str, str]) -> None:
+    attrs = group._v_attrs
+    for name, value in items.items():
+        if value is not None:
+            attrs[INLINE_PREFIX + name] = value
+    attrs[INLINE_ATTR] = json.dumps(types)
+
+
+def read_inline(group: tables.Group) -> dict:
+    """The items :func:`write_inline` wrote, with their Python types."""
+    attrs = group._v_attrs
+    items: dict[str, Any] = {}
+    for name, kind in json.loads(attrs[INLINE_ATTR]).items():
+        if kind == "none":
+            items[name] = None
+            continue
+        value = attrs[INLINE_PREFIX + name]
+        if kind == "str":
+            items[name] = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+        else:
+            items[name] = _PY_FROM_NAME[kind](value)
+    return items
 
 
 def write_item(h5: tables.File, group: tables.Group, name: str, value: Any, ctx: Context) -> None:

@@ -25,7 +25,8 @@ import numpy as np
 import tables
 
 from distenv.storage import chunks
-from distenv.storage.codecs import KIND, Context, read_item, write_item
+from distenv.storage.codecs import (INLINE_ATTR, KIND, Context, inline_types, read_inline,
+                                    read_item, write_inline, write_item)
 from distenv.trajectory.columns import common_signature, pack, unpack
 
 FORMAT_ATTR = "DISTENV_FORMAT"
@@ -168,8 +169,14 @@ def write_leaf(h5: tables.File, traj_group: tables.Group, leaf: Any, ctx: Contex
     group = h5.create_group(parent, name)
     group._v_attrs[LEAF_ATTR] = type(leaf).__name__
     group._v_attrs[COMMENT_ATTR] = leaf._comment
-    item_ctx = Context(ctx.filters, ctx.encoding, ctx.pandas_format,
-                       pickle_only=type(leaf).__name__.startswith("Pickle"))
+    pickle_only = type(leaf).__name__.startswith("Pickle")
+    if leaf._full_name.startswith("config.") and not pickle_only:
+        items = _plain_items(leaf)
+        types = inline_types(items) if items is not None else None
+        if types is not None:  # small metadata: attributes of the group (codecs.inline_types)
+            write_inline(group, items, types)
+            return
+    item_ctx = Context(ctx.filters, ctx.encoding, ctx.pandas_format, pickle_only=pickle_only)
     if hasattr(leaf, "_explored_range"):
         if leaf._data is not None:
             write_item(h5, group, "data", leaf._data, item_ctx)
@@ -180,9 +187,19 @@ def write_leaf(h5: tables.File, traj_group: tables.Group, leaf: Any, ctx: Contex
             write_item(h5, group, item_name, value, item_ctx)
 
 
+def _plain_items(leaf: Any) -> dict | None:
+    """The items of ``leaf`` as :func:`write_leaf` stores them (``None``: a parameter with an
+    explored range)."""
+    if hasattr(leaf, "_explored_range"):
+        if leaf._explored_range is not None:
+            return None
+        return {} if leaf._data is None else {"data": leaf._data}
+    return dict(leaf._data)
+
+
 def read_leaf_items(group: tables.Group, ctx: Context | None = None) -> dict:
     """Items of a leaf group (parameters: ``data`` and ``explored_data``)."""
-    items = {}
+    items = read_inline(group) if INLINE_ATTR in group._v_attrs else {}
     for child in group._f_iter_nodes():
         if child._v_name == "explored_data" and child._v_attrs[KIND] == "range":
             items["explored_data"] = read_range(child, ctx)
