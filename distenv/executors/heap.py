@@ -7,21 +7,20 @@ in the parent, or in a worker, makes the kernel copy page after page of the pare
 20,000-run sweep were forked, against ~5 ms without children), and it examines objects that
 live for the whole sweep anyway (the trajectory, imported modules).
 
-:func:`frozen_heap` moves every object that exists when the first executor starts into the
-permanent generation (:func:`gc.freeze`), and moves them back (:func:`gc.unfreeze`) when
-the last one ends; workers freeze what they inherit as their first step. Objects made in
-the meantime are collected as usual, and frozen objects that become garbage are collected
-after the unfreeze: nothing is lost, it is only collected later. A process that froze its
-heap itself (``gc.get_freeze_count()`` already non-zero) is left alone.
+:func:`hold` (an executor's dispatcher, before it forks) moves every object that exists
+into the permanent generation (:func:`gc.freeze`); :func:`release` (once its workers are
+gone) moves them back (:func:`gc.unfreeze`) when the last holder ends. Workers freeze what
+they inherit as their first step. Objects made in the meantime are collected as usual, and
+frozen objects that become garbage are collected after the unfreeze: nothing is lost, it is
+only collected later. A process that froze its heap itself (``gc.get_freeze_count()``
+already non-zero) is left alone.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import threading
-from collections.abc import Iterator
 
 _lock = threading.Lock()
 _holders = 0
@@ -49,15 +48,6 @@ def release() -> None:
         if _holders == 0 and _owned:
             _owned = False
             gc.unfreeze()
-
-
-@contextlib.contextmanager
-def frozen_heap() -> Iterator[None]:
-    hold()
-    try:
-        yield
-    finally:
-        release()
 
 
 def _forget() -> None:
