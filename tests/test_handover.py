@@ -45,28 +45,31 @@ def make_env(path: Path, wrap_mode: str, **keywords) -> Environment:
     return env
 
 
-@pytest.mark.parametrize("wrap_mode", ["NONE", "LOCK"])
-def test_pool_workers_hand_their_last_runs_over_instead_of_writing_shards(tmp_path,
-                                                                          monkeypatch,
-                                                                          wrap_mode):
+@pytest.fixture
+def writes(tmp_path, monkeypatch):
+    """What every process writes at its exit, shards or hand-overs: the spies are patched in
+    before the pool forks, so the workers inherit them and note each write in a file."""
     record = tmp_path / "written"
     real_write_shard, real_hand_over = journal.write_shard, handover.hand_over
 
-    def write_shard(*args):  # inherited by the forked workers: they note what they write
-        with open(record, "a") as stream:
-            stream.write("shard %d\n" % os.getpid())
-        return real_write_shard(*args)
+    def noted(kind, real):
+        def spy(*args):
+            with open(record, "a") as stream:
+                stream.write("%s %d\n" % (kind, os.getpid()))
+            return real(*args)
+        return spy
 
-    def hand_over(*args):
-        with open(record, "a") as stream:
-            stream.write("handover %d\n" % os.getpid())
-        return real_hand_over(*args)
+    monkeypatch.setattr(journal, "write_shard", noted("shard", real_write_shard))
+    monkeypatch.setattr(handover, "hand_over", noted("handover", real_hand_over))
+    return lambda: record.read_text().split() if record.exists() else []
 
-    monkeypatch.setattr(journal, "write_shard", write_shard)
-    monkeypatch.setattr(handover, "hand_over", hand_over)
+
+@pytest.mark.parametrize("wrap_mode", ["NONE", "LOCK"])
+def test_pool_workers_hand_their_last_runs_over_instead_of_writing_shards(tmp_path, writes,
+                                                                          wrap_mode):
     env = make_env(tmp_path / "h.hdf5", wrap_mode)
     assert env.run(job) == [(index, float(index)) for index in range(RUNS)]
-    lines = record.read_text().split()
+    lines = writes()
     assert "shard" not in lines  # no worker wrote a shard
     assert lines.count("handover") == 2 and str(os.getpid()) not in lines
     loaded = load_trajectory("hand", filename=str(tmp_path / "h.hdf5"))
@@ -76,14 +79,13 @@ def test_pool_workers_hand_their_last_runs_over_instead_of_writing_shards(tmp_pa
     assert not journal.journal_dir(tmp_path / "h.hdf5", "hand").exists()
 
 
-def test_a_timeout_keeps_shards_for_every_run(tmp_path, monkeypatch):
+def test_a_timeout_keeps_shards_for_every_run(tmp_path, writes):
     """With a ``timeout`` workers may be killed: each run is acknowledged on its own, by a
     shard, and nothing is handed over."""
-    calls = []
-    monkeypatch.setattr(handover, "hand_over", lambda *args: calls.append(args))
     env = make_env(tmp_path / "t.hdf5", "NONE", timeout=60.0)
     env.run(job)
-    assert calls == []
+    lines = writes()
+    assert "handover" not in lines and lines.count("shard") == RUNS
 
 
 def _journal_with_runs(path: Path, runs: int, fail: int | None = None):
@@ -206,5 +208,4 @@ def test_a_batch_with_more_than_columns_is_written_as_a_shard(tmp_path):
     assert run_journal.batch.irregular
     assert handover.hand_over(run_journal.directory, os.getpid(), run_journal.batch,
                               run_journal.ctx) is None
-    assert not list(run_journal.directory.glob("*" + handover.SUFFIX)) if \
-        run_journal.directory.exists() else True
+    assert not list(run_journal.directory.glob("*" + handover.SUFFIX))

@@ -22,7 +22,7 @@ from typing import Any
 
 from distenv.modes.base import StorageMode, WorkerSide
 from distenv.storage import handover
-from distenv.storage.journal import RunBatch
+from distenv.storage.batch import RunBatch
 
 
 class _OwnJournal(WorkerSide):

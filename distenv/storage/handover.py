@@ -30,7 +30,6 @@ import atexit
 import json
 import os
 import threading
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -41,12 +40,11 @@ import tables
 from distenv.errors import CorruptFileError
 from distenv.storage import column_tables, layout
 from distenv.storage.codecs import Context
-from distenv.storage.files import commit_temporary
-from distenv.storage.journal import HOST, SHARD_SUFFIX, RunBatch, reserve, write_shard
+from distenv.storage.batch import RunBatch
+from distenv.storage.journal import HOST_TAG, commit_shard, new_paths, reserve
 from distenv.trajectory.columns import pack
 
 SUFFIX = ".handover.npz"
-_HOST = HOST.replace("-", "_")
 
 
 def hand_over(directory: Path, owner: int, batch: RunBatch, ctx: Context) -> Path | None:
@@ -72,8 +70,7 @@ def hand_over(directory: Path, owner: int, batch: RunBatch, ctx: Context) -> Pat
     if any(array.dtype.hasobject for array in arrays.values()):
         return None
     arrays["columns"] = np.frombuffer(json.dumps(columns).encode("utf-8"), dtype=np.uint8)
-    name = "%019d-%s-%d-%d%s" % (time.time_ns(), _HOST, os.getpid(), owner, SUFFIX)
-    final, temporary = directory / name, directory / ("." + name + ".tmp")
+    final, temporary = new_paths(directory, os.getpid(), str(owner), SUFFIX)
     reserve(temporary)  # a temporary of a writer that dies is removed like a shard's
     try:
         with open(temporary, "wb") as stream:
@@ -95,7 +92,7 @@ def ready(directory: Path, owner: int) -> list[Path]:
     for path in directory.iterdir():
         parts = path.name[:-len(SUFFIX)].split("-")
         if path.name.startswith(".") or not path.name.endswith(SUFFIX) or len(parts) != 4 \
-                or parts[1] != _HOST or not parts[3].isdigit():
+                or parts[1] != HOST_TAG or not parts[3].isdigit():
             continue
         if int(parts[3]) == owner:
             mine.append(path)
@@ -110,12 +107,11 @@ def read(path: Path) -> tuple[np.ndarray, np.ndarray, list[tuple[dict, np.ndarra
         with np.load(path, allow_pickle=False) as data:
             columns = []
             for meta in json.loads(bytes(data["columns"]).decode("utf-8")):
-                columns.append((
-                    {"key": meta["key"], "leaf_class": meta["leaf_class"],
-                     "comment": meta["comment"], "encoding": meta["encoding"],
-                     "signatures": {item: layout.sig_from_attr(text)
-                                    for item, text in meta["signatures"].items()}},
-                    data[meta["index"]], {item: data[name] for item, name in meta["items"].items()}))
+                index, items = meta.pop("index"), meta.pop("items")
+                meta["signatures"] = {item: layout.sig_from_attr(text)
+                                      for item, text in meta["signatures"].items()}
+                columns.append((meta, data[index],
+                                {item: data[name] for item, name in items.items()}))
             return data["runs"], data["errors"], columns
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise CorruptFileError("the runs a pool worker handed over in %s cannot be read (%s); "
@@ -128,17 +124,9 @@ def persist(directory: Path, trajectory_name: str, owner: int, ctx: Context,
     """Turn the files of ``owner`` in ``directory`` into ordinary journal shards."""
     shards = []
     for number, path in enumerate(ready(directory, owner)):
-        name = "%019d-%s-%d-%06d%s" % (time.time_ns(), _HOST, os.getpid(), number, SHARD_SUFFIX)
-        final, temporary = directory / name, directory / ("." + name + ".tmp")
-        reserve(temporary)
-        try:
-            write_shard(temporary, trajectory_name, _Handed(*read(path)), ctx)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        commit_temporary(temporary, final, fsync)
+        shards.append(commit_shard(directory, os.getpid(), "%06d" % number, trajectory_name,
+                                   _Handed(*read(path)), ctx, fsync))
         path.unlink()
-        shards.append(final)
     return shards
 
 

@@ -1,7 +1,7 @@
 """The run journal: completed runs, batched, written to write-once shard files.
 
-A writer buffers finished runs in memory (:class:`RunBatch`). Every ``ack_runs`` runs or
-``ack_seconds`` seconds it writes them to a new shard file under
+A writer buffers finished runs in memory (:class:`~distenv.storage.batch.RunBatch`). Every
+``ack_runs`` runs or ``ack_seconds`` seconds it writes them to a new shard file under
 ``<file>-journal/<trajectory>/`` -- to a temporary name, fsynced, then renamed. A run is
 *acknowledged* once its shard has that final name: from then on a ``kill -9`` of anything
 cannot lose it. Shards are later compacted into the main file (see ``service.py``); a run in
@@ -17,198 +17,21 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-import numpy as np
 import tables
 
 from distenv.errors import StorageError
 from distenv.storage import column_tables, layout
+from distenv.storage.batch import RunBatch
 from distenv.storage.codecs import Context, check_storable
 from distenv.storage.files import commit_temporary, fsync_dir, hdf5_section, written
-from distenv.trajectory.columns import pack, signature
 
 SHARD_SUFFIX = ".h5"
 HOST = socket.gethostname()
+HOST_TAG = HOST.replace("-", "_")  # as file names carry it (they are split on "-")
 SHARD_FILTERS = tables.Filters(complevel=1, complib="blosc:lz4", shuffle=True) \
     if tables.which_lib_version("blosc") else tables.Filters(complevel=1, complib="zlib")
-
-
-class ColumnBuffer:
-    """Buffered per-run values of one key with one fixed signature per item.
-
-    ``leaf_type`` is the class of the leaves that made the column: :meth:`take` accepts
-    further leaves of that very class at the cost of a few type checks per item.
-    """
-
-    __slots__ = ("leaf_class", "comment", "signatures", "run_index", "values", "_leaf_type",
-                 "_checks")
-
-    def __init__(self, leaf_class: str, comment: str, signatures: dict,
-                 leaf_type: type | None = None):
-        self.leaf_class = leaf_class
-        self.comment = comment
-        self.signatures = signatures
-        self.run_index: list[int] = []
-        self.values: dict[str, list] = {item: [] for item in signatures}
-        self._leaf_type = leaf_type
-        #: per item: (name, its values, the check of a new value, see :class:`_Check`)
-        self._checks = [(item, self.values[item], _Check(sig))
-                        for item, sig in signatures.items()]
-
-    def accepts(self, leaf_class: str, comment: str, items: dict) -> bool:
-        if leaf_class != self.leaf_class or comment != self.comment or \
-                len(items) != len(self._checks):
-            return False
-        return all(check.matches(items.get(item, _MISSING)) for item, _, check in self._checks)
-
-    def append(self, run_index: int, items: dict) -> None:
-        self.run_index.append(run_index)
-        values = self.values
-        for item, value in items.items():
-            values[item].append(value)
-
-    def take(self, run_index: int, leaf: Any) -> bool:
-        """Append ``leaf``'s items if it is of the kind this column holds (the per-run hot
-        path: no dict, no signature tuple per item); ``False`` otherwise."""
-        if type(leaf) is not self._leaf_type or leaf._comment != self.comment:
-            return False
-        checks = self._checks
-        if leaf._is_parameter:
-            if len(checks) != 1:
-                return False
-            item, values, check = checks[0]
-            value = leaf._data
-            if item != leaf._name or not check.matches(value):
-                return False
-            values.append(value)
-        else:
-            data = leaf._data
-            if len(data) != len(checks):
-                return False
-            get = data.get
-            for item, _, check in checks:
-                if not check.matches(get(item, _MISSING)):
-                    return False
-            for item, values, _ in checks:
-                values.append(data[item])
-        self.run_index.append(run_index)
-        return True
-
-
-_MISSING = object()
-
-
-class _Check:
-    """Whether a value has signature ``sig``: a type test for Python floats, bools and
-    complex numbers, type, dtype and shape for arrays, :func:`signature` for the rest (ints
-    have a range, strings must not end in NUL, sequences hold elements)."""
-
-    __slots__ = ("sig", "kind", "dtype", "shape")
-
-    _SCALARS = {"float": float, "bool": bool, "complex": complex}
-
-    def __init__(self, sig: tuple):
-        self.sig = sig
-        self.kind: type | None = self._SCALARS.get(sig[0])
-        self.dtype = self.shape = None
-        if sig[0] == "array":
-            self.kind, self.dtype, self.shape = np.ndarray, np.dtype(sig[1]), tuple(sig[2])
-
-    def matches(self, value: Any) -> bool:
-        kind = self.kind
-        if kind is None:
-            return signature(value) == self.sig
-        if type(value) is not kind:
-            return False
-        return self.shape is None or (value.shape == self.shape and value.dtype == self.dtype)
-
-
-class RunBatch:
-    """Finished runs not yet written: run-table rows, columns, irregular values, others."""
-
-    #: Columns of :attr:`runs` (one tuple per run).
-    ROW_FIELDS = ("index", "name", "status", "start", "finish", "pid", "host", "env_hash",
-                  "error")
-
-    def __init__(self) -> None:
-        self.runs: list[tuple] = []
-        self.columns: dict[str, ColumnBuffer] = {}
-        self.irregular: list[tuple] = []
-        self.static: list[Any] = []
-        self.count = 0
-
-    def __len__(self) -> int:
-        return self.count
-
-    @property
-    def rows(self) -> dict[str, Sequence]:
-        """The run-table rows, column-wise (tuples; ``runtime`` computed, an array)."""
-        columns = list(zip(*self.runs)) if self.runs else [()] * len(self.ROW_FIELDS)
-        rows = dict(zip(self.ROW_FIELDS, columns))
-        rows["runtime"] = np.subtract(rows["finish"], rows["start"], dtype=np.float64)
-        return rows
-
-    def add_run(self, index: int, name: str, status: int, start: float, finish: float, pid: int,
-                host: str, env_hash: str, error: str) -> None:
-        self.runs.append((index, name, status, start, finish, pid, host, env_hash, error))
-        self.count += 1
-
-    def add_leaf(self, key: str, run_index: int, wildcards: Any, leaf: Any) -> None:
-        """A per-run leaf: into its column if it fits, else kept as an irregular value."""
-        buffer = self.columns.get(key)
-        if buffer is not None and buffer.take(run_index, leaf):
-            return
-        leaf_class = type(leaf).__name__
-        items = {leaf._name: leaf._data} if leaf._is_parameter else leaf._data
-        if buffer is None:
-            signatures = {}
-            regular = not leaf_class.startswith("Pickle") and layout.INDEX_COLUMN not in items
-            if regular:
-                for item, value in items.items():
-                    sig = signature(value)
-                    if sig is None:
-                        regular = False
-                        break
-                    signatures[item] = sig
-            if regular and signatures:
-                buffer = self.columns[key] = ColumnBuffer(leaf_class, leaf._comment, signatures,
-                                                          type(leaf))
-        if buffer is not None and buffer.accepts(leaf_class, leaf._comment, items):
-            buffer.append(run_index, items)
-        else:
-            for item, value in items.items():  # fail now, not in a later flush of other runs
-                check_storable(item, value, leaf_class.startswith("Pickle"))
-            self.irregular.append((key, run_index, wildcards.run_name(run_index),
-                                   wildcards.set_name(run_index), leaf_class, leaf._comment,
-                                   dict(items)))
-
-    def discard_run(self, run_index: int, static_count: int) -> None:
-        """Forget what a failed ``store_run`` buffered for ``run_index`` (nothing half-stored)."""
-        for buffer in self.columns.values():
-            while buffer.run_index and buffer.run_index[-1] == run_index:
-                buffer.run_index.pop()
-                for values in buffer.values.values():
-                    values.pop()
-        self.irregular = [entry for entry in self.irregular if entry[1] != run_index]
-        del self.static[static_count:]
-
-    def write(self, h5: tables.File, traj_group: tables.Group, ctx: Context) -> None:
-        """Write everything into ``traj_group`` (of a shard or of the main file)."""
-        layout.append_run_rows(h5, traj_group, self.rows, ctx)
-        for key, buffer in self.columns.items():
-            if not buffer.run_index:
-                continue
-            arrays = {item: pack(buffer.signatures[item], values, ctx.encoding)
-                      for item, values in buffer.values.items()}
-            column_tables.append_column(h5, traj_group, key, buffer.leaf_class, buffer.comment,
-                                 buffer.signatures, np.array(buffer.run_index, dtype=np.int64),
-                                 arrays, ctx)
-        for key, index, run_name, set_name, leaf_class, comment, items in self.irregular:
-            layout.write_irregular(h5, traj_group, key, index, run_name, set_name, leaf_class,
-                                   comment, items, ctx)
-        for leaf in self.static:
-            layout.write_leaf(h5, traj_group, leaf, ctx, replace=True)
 
 
 def journal_dir(filename: Path, trajectory_name: str) -> Path:
@@ -299,19 +122,11 @@ class RunJournal:
         self.last_ack = time.monotonic()
         if not batch.count and not batch.static:
             return None
-        name = "%019d-%s-%d-%06d%s" % (time.time_ns(), HOST.replace("-", "_"), self.pid,
-                                       self.sequence, SHARD_SUFFIX)
+        tag = "%06d" % self.sequence
         self.sequence += 1
-        final = self.directory / name
-        temporary = self.directory / ("." + name + ".tmp")
         with self.write_lock if self.write_lock is not None else contextlib.nullcontext():
-            try:
-                reserve(temporary)
-                write_shard(temporary, self.trajectory_name, batch, self.ctx)
-            except BaseException:
-                temporary.unlink(missing_ok=True)
-                raise
-            commit_temporary(temporary, final, self.fsync)
+            final = commit_shard(self.directory, self.pid, tag, self.trajectory_name, batch,
+                                 self.ctx, self.fsync)
         self.batch = RunBatch()
         self.written.append(final)
         return final
@@ -344,6 +159,28 @@ def reserve(temporary: Path) -> None:
                        % (temporary.name, temporary.parent))
 
 
+def new_paths(directory: Path, pid: int, tag: str, suffix: str = SHARD_SUFFIX) -> tuple:
+    """``(final, temporary)`` of a new file of writer ``pid`` (time, host, pid, ``tag``: no two
+    writers collide); readers skip the temporary, stale ones are removed when ``pid`` is gone."""
+    name = "%019d-%s-%d-%s%s" % (time.time_ns(), HOST_TAG, pid, tag, suffix)
+    return directory / name, directory / ("." + name + ".tmp")
+
+
+def commit_shard(directory: Path, pid: int, tag: str, trajectory_name: str, batch: Any,
+                 ctx: Context, fsync: bool) -> Path:
+    """Write ``batch`` as an acknowledged shard of writer ``pid`` (see :func:`new_paths`): to
+    a temporary name, fsynced, renamed. Returns its path."""
+    final, temporary = new_paths(directory, pid, tag)
+    try:
+        reserve(temporary)
+        write_shard(temporary, trajectory_name, batch, ctx)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    commit_temporary(temporary, final, fsync)
+    return final
+
+
 def write_shard(path: Path, trajectory_name: str, batch: Any, ctx: Context) -> None:
     """A shard file holding ``batch`` (a :class:`RunBatch`, or what has its ``write``)."""
     with hdf5_section(), written(tables.open_file(str(path), mode="w",
@@ -360,7 +197,7 @@ def remove_stale_shard_temporaries(directory: Path) -> None:
     from distenv.storage.files import _alive
     if not directory.is_dir():
         return
-    marker = "-%s-" % HOST.replace("-", "_")
+    marker = "-%s-" % HOST_TAG
     for path in directory.iterdir():
         name = path.name
         if name.startswith(".") and name.endswith(".tmp") and marker in name:
