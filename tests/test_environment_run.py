@@ -401,6 +401,23 @@ def test_run_spec_and_outcome_pickle_for_other_processes():
     assert copy == outcome and isinstance(copy.exception, ValueError)
 
 
+def test_a_stored_run_travels_back_as_a_plain_tuple():
+    import pickle
+    from distenv.environment.worker import as_outcome
+    env, traj = make_env()
+    outcome = execute_run(traj, RunSpec(4, multiply, (), {"factor": 2}))
+    reply = outcome.stored_reply()
+    assert type(reply) is tuple  # what a worker that stored the run sends back
+    back = as_outcome(pickle.loads(pickle.dumps(reply)))
+    assert back == outcome.stored_copy() and back.stored and back.leaves == ()
+    assert (back.value, back.start, back.finish, back.pid) == \
+        (40.0, outcome.start, outcome.finish, os.getpid())
+    failed = execute_run(traj, RunSpec(3, failing_at_three))
+    kept = failed.stored_reply()  # a failed run keeps its error and exception
+    assert as_outcome(kept) is kept and kept.failed and kept.stored
+    assert kept.error == failed.error and isinstance(kept.exception, ValueError)
+
+
 def test_automatic_storing_false_with_clean_up_warns_about_dropped_data(caplog):
     with caplog.at_level("WARNING", logger="distenv"):
         make_env(automatic_storing=False)

@@ -24,7 +24,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any, Iterator
 
 from distenv.constants import RUN_FAILED
-from distenv.environment.worker import HOST, RunOutcome, RunSpec, RunSpecs, execute_run
+from distenv.environment.worker import HOST, RunOutcome, RunSpecs, as_outcome, make_run
 from distenv.errors import ConfigurationError, RunTimeoutError
 from distenv.executors import frozen
 from distenv.modes import create_mode
@@ -34,13 +34,13 @@ from distenv.modes.local import LocalMode
 def _run_frozen(traj: Any, worker_side: Any, job: Any, args: tuple, kwargs: dict,
                 index: int) -> RunOutcome:
     """A run whose job and arguments were frozen into the worker."""
-    return _finish(traj, worker_side, execute_run(traj, RunSpec(index, job, args, kwargs, True)))
+    return _finish(traj, worker_side, make_run(traj, index, job, args, kwargs))
 
 
 def _run_sent(traj: Any, worker_side: Any, index: int, job: Any, args: tuple,
               kwargs: dict) -> RunOutcome:
     """A run whose job and arguments came with the task."""
-    return _finish(traj, worker_side, execute_run(traj, RunSpec(index, job, args, kwargs, True)))
+    return _finish(traj, worker_side, make_run(traj, index, job, args, kwargs))
 
 
 def _run_in_round(copy: "TrajectoryCopy", base_key: str, frozen_key: str | None, index: int,
@@ -52,8 +52,7 @@ def _run_in_round(copy: "TrajectoryCopy", base_key: str, frozen_key: str | None,
     if job is None:
         _, (_, _, job, args, kwargs), _ = frozen.lookup(frozen_key)
     round_traj = copy.trajectory(traj)
-    return _finish(round_traj, worker_side,
-                   execute_run(round_traj, RunSpec(index, job, args, dict(kwargs), True)))
+    return _finish(round_traj, worker_side, make_run(round_traj, index, job, args, dict(kwargs)))
 
 
 class TrajectoryCopy:
@@ -81,9 +80,11 @@ class TrajectoryCopy:
         return self._unpickled
 
 
-def _finish(traj: Any, worker_side: Any, outcome: RunOutcome) -> RunOutcome:
+def _finish(traj: Any, worker_side: Any, outcome: RunOutcome) -> "RunOutcome | tuple":
+    """The worker side's reply (:meth:`~distenv.environment.worker.RunOutcome.stored_reply`),
+    with an exception that cannot travel reduced to its traceback text."""
     outcome = worker_side.handle(traj, outcome)
-    if outcome.exception is not None:
+    if type(outcome) is not tuple and outcome.exception is not None:
         try:
             pickle.dumps(outcome.exception)
         except Exception:  # the traceback text travels; the object cannot
@@ -379,7 +380,8 @@ class RunStream:
             self._returned += 1
             if self._gc_interval and self._returned % self._gc_interval == 0:
                 gc.collect()  # LOCAL: the main process stored the run
-            return future.result() if error is None else _failed_outcome(index, error)
+            return as_outcome(future.result()) if error is None else \
+                _failed_outcome(index, error)
         return None
 
     def raise_if_interrupted(self) -> None:

@@ -22,8 +22,8 @@ from typing import Any, Iterable, Iterator, Sequence
 from distenv.environment.parallel import GracefulExit, is_timeout
 from distenv.environment.progress import ProgressReporter
 from distenv.environment.specs import ExecutorSpec, ProgressSpec, RunSettings, StorageModeSpec
-from distenv.environment.worker import RunOutcome, RunSpec, RunSpecs, execute_run
-from distenv.constants import RUN_COMPLETED, RUN_FAILED
+from distenv.environment.worker import RunOutcome, RunSpec, RunSpecs, as_outcome, execute_run
+from distenv.constants import RUN_FAILED
 from distenv.errors import RunFailedError, WorkerDiedError
 from distenv.storage.runrows import drop_superseded_of
 
@@ -279,16 +279,17 @@ class Sweep:
         self.results.append((outcome.run_index, outcome.value))
         return True
 
-    def record_block(self, outcomes: list[RunOutcome]) -> bool:
+    def record_block(self, outcomes: list) -> bool:
         """:meth:`record` for a list of outcomes; completed runs that a worker stored (the
-        common case with many tiny runs) go into the run table at once, not one by one."""
-        # the fields of RunOutcome, column-wise
-        index, status, values, _, start, finish, _, host, pid, _, stored = zip(*outcomes)
-        if status.count(RUN_COMPLETED) != len(status) or not all(stored):
+        common case with many tiny runs, sent back as plain tuples, see
+        :meth:`~distenv.environment.worker.RunOutcome.stored_reply`) go into the run table at
+        once, not one by one."""
+        if set(map(type, outcomes)) != {tuple}:
             for outcome in outcomes:
-                if not self.record(outcome):
+                if not self.record(as_outcome(outcome)):
                     return False
             return True
+        index, values, start, finish, host, pid = zip(*outcomes)
         self.traj._run_table.mark_completed(index, start, finish, host, pid,
                                             self.loop.env_hash)
         self.progress.advance(len(outcomes))

@@ -68,7 +68,7 @@ class _OwnJournal(WorkerSide):
                           outcome.start, outcome.finish, outcome.error)
         if self.ack_each_run or outcome.failed:  # the sweep stops: workers die
             journal.flush()
-        return outcome.stored_copy()
+        return outcome.stored_reply()
 
 
 class NoneMode(StorageMode):

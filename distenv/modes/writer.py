@@ -72,7 +72,7 @@ class _Sender(WorkerSide):
     def handle(self, traj: Any, outcome: Any) -> Any:
         self.channel.send((outcome.run_index, outcome.leaves, outcome.status, outcome.start,
                            outcome.finish, outcome.error, outcome.host, outcome.pid))
-        return outcome.stored_copy()
+        return outcome.stored_reply()
 
 
 class WriterMode(StorageMode):
