@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import tables
 
 from distenv import Parameter, Trajectory, cartesian_product, load_trajectory
 from distenv.constants import RUN_COMPLETED, RUN_FAILED
@@ -251,16 +252,26 @@ def test_dynamic_imports_as_class_and_as_dotted_string():
     assert "CustomParameter" in env2.trajectory._dynamic_imports
 
 
-def test_wildcard_functions_name_the_runs():
+def double_x(traj):
+    traj.f_add_result("y", traj.x * 2)
+
+
+@pytest.mark.parametrize("workers", [{}, {"multiproc": True, "ncores": 2, "wrap_mode": "NONE"}],
+                         ids=["serial", "pool"])
+def test_wildcard_functions_name_the_runs(workers):
     env = Environment("cards", report_progress=False, filename="hdf5/cards.hdf5",
                       wildcard_functions={("$", "crun"): lambda i: "sim_%03d" % i if i >= 0
-                                          else "sim_ALL"})
+                                          else "sim_ALL"}, **workers)
     traj = env.trajectory
     traj.f_add_parameter("x", 1)
     traj.f_explore({"x": [1, 2, 3]})
-    env.run(lambda traj: traj.f_add_result("y", traj.x * 2))
+    env.run(double_x)
     loaded = load_trajectory(filename="hdf5/cards.hdf5")
     assert loaded.f_get_run_names() == ["sim_000", "sim_001", "sim_002"]
+    with tables.open_file("hdf5/cards.hdf5") as h5:  # the stored run table names them too
+        table = h5.get_node("/cards/run_table")
+        assert sorted(zip(table.col("index").tolist(), table.col("name").tolist())) == \
+            [(0, b"sim_000"), (1, b"sim_001"), (2, b"sim_002")]
     assert loaded.f_get_from_runs("y", fast_access=True) == {"sim_000": 2, "sim_001": 4,
                                                              "sim_002": 6}
 

@@ -20,6 +20,7 @@ import multiprocessing.util
 import os
 from typing import Any
 
+from distenv.constants import RUN_FAILED
 from distenv.modes.base import StorageMode, WorkerSide
 from distenv.storage import handover
 from distenv.storage.batch import RunBatch
@@ -64,9 +65,9 @@ class _OwnJournal(WorkerSide):
 
     def handle(self, traj: Any, outcome: Any) -> Any:
         journal = self._journal_of_this_process(traj)
-        journal.store_run(traj, outcome.run_index, outcome.leaves, outcome.status,
-                          outcome.start, outcome.finish, outcome.error)
-        if self.ack_each_run or outcome.failed:  # the sweep stops: workers die
+        index, status, _, leaves, start, finish, error = outcome[:7]
+        journal.store_run(traj, index, leaves, status, start, finish, error)
+        if self.ack_each_run or status == RUN_FAILED:  # the sweep stops: workers die
             journal.flush()
         return outcome.stored_reply()
 

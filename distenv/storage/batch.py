@@ -8,11 +8,12 @@ compaction or a hand-over (:mod:`~distenv.storage.handover`) writes them.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import tables
 
+from distenv.constants import default_run_name
 from distenv.storage import column_tables, layout
 from distenv.storage.codecs import Context, check_storable
 from distenv.trajectory.columns import pack, signature
@@ -70,12 +71,19 @@ class ColumnBuffer:
             data = leaf._data
             if len(data) != len(checks):
                 return False
-            get = data.get
-            for item, _, check in checks:
-                if not check.matches(get(item, _MISSING)):
+            if len(checks) == 1:  # the usual result: one item
+                item, values, check = checks[0]
+                value = data.get(item, _MISSING)
+                if not check.matches(value):
                     return False
-            for item, values, _ in checks:
-                values.append(data[item])
+                values.append(value)
+            else:
+                get = data.get
+                for item, _, check in checks:
+                    if not check.matches(get(item, _MISSING)):
+                        return False
+                for item, values, _ in checks:
+                    values.append(data[item])
         self.run_index.append(run_index)
         return True
 
@@ -84,11 +92,11 @@ _MISSING = object()
 
 
 class _Check:
-    """Whether a value has signature ``sig``: a type test for Python floats, bools and
-    complex numbers, type, dtype and shape for arrays, :func:`signature` for the rest (ints
-    have a range, strings must not end in NUL, sequences hold elements)."""
+    """Whether a value has signature ``sig`` (``matches(value)``): a type test for Python
+    floats, bools and complex numbers, type, dtype and shape for arrays, :func:`signature` for
+    the rest (ints have a range, strings must not end in NUL, sequences hold elements)."""
 
-    __slots__ = ("sig", "kind", "dtype", "shape")
+    __slots__ = ("sig", "kind", "dtype", "shape", "matches")
 
     _SCALARS = {"float": float, "bool": bool, "complex": complex}
 
@@ -96,26 +104,32 @@ class _Check:
         self.sig = sig
         self.kind: type | None = self._SCALARS.get(sig[0])
         self.dtype = self.shape = None
+        self.matches = self._of_type if self.kind is not None else self._of_signature
         if sig[0] == "array":
             self.kind, self.dtype, self.shape = np.ndarray, np.dtype(sig[1]), tuple(sig[2])
+            self.matches = self._array
 
-    def matches(self, value: Any) -> bool:
-        kind = self.kind
-        if kind is None:
-            return signature(value) == self.sig
-        if type(value) is not kind:
-            return False
-        return self.shape is None or (value.shape == self.shape and value.dtype == self.dtype)
+    def _of_type(self, value: Any) -> bool:
+        return type(value) is self.kind
+
+    def _array(self, value: Any) -> bool:
+        return type(value) is np.ndarray and value.shape == self.shape and \
+            (value.dtype is self.dtype or value.dtype == self.dtype)
+
+    def _of_signature(self, value: Any) -> bool:
+        return signature(value) == self.sig
 
 
 class RunBatch:
     """Finished runs not yet written: run-table rows, columns, irregular values, others."""
 
-    #: Columns of :attr:`runs` (one tuple per run).
-    ROW_FIELDS = ("index", "name", "status", "start", "finish", "pid", "host", "env_hash",
-                  "error")
+    #: Columns of :attr:`runs` (one tuple per run; the run's name is made when the rows are
+    #: written, by :attr:`run_name`).
+    ROW_FIELDS = ("index", "status", "start", "finish", "pid", "host", "env_hash", "error")
 
-    def __init__(self) -> None:
+    def __init__(self, run_name: Callable[[int], str] | None = None) -> None:
+        #: The trajectory's run names (``traj._wildcards.run_name``), default ``run_%08d``.
+        self.run_name = run_name
         self.runs: list[tuple] = []
         self.columns: dict[str, ColumnBuffer] = {}
         self.irregular: list[tuple] = []
@@ -130,12 +144,13 @@ class RunBatch:
         """The run-table rows, column-wise (tuples; ``runtime`` computed, an array)."""
         columns = list(zip(*self.runs)) if self.runs else [()] * len(self.ROW_FIELDS)
         rows = dict(zip(self.ROW_FIELDS, columns))
+        rows["name"] = tuple(map(self.run_name or default_run_name, rows["index"]))
         rows["runtime"] = np.subtract(rows["finish"], rows["start"], dtype=np.float64)
         return rows
 
-    def add_run(self, index: int, name: str, status: int, start: float, finish: float, pid: int,
+    def add_run(self, index: int, status: int, start: float, finish: float, pid: int,
                 host: str, env_hash: str, error: str) -> None:
-        self.runs.append((index, name, status, start, finish, pid, host, env_hash, error))
+        self.runs.append((index, status, start, finish, pid, host, env_hash, error))
         self.count += 1
 
     def add_leaf(self, key: str, run_index: int, wildcards: Any, leaf: Any) -> None:

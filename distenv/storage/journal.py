@@ -92,7 +92,24 @@ class RunJournal:
         ``pid`` name the process that made the run (default: this one).
         """
         batch = self.batch
-        keys = run_keys if run_keys is not None else getattr(leaves, "run_keys", None)
+        if batch.run_name is None:
+            batch.run_name = traj._wildcards.run_name
+        if leaves:
+            self._buffer_leaves(traj, batch, index, leaves,
+                                run_keys if run_keys is not None else
+                                getattr(leaves, "run_keys", None))
+        batch.runs.append((index, status, start, finish, self.pid if pid is None else pid,
+                           HOST if host is None else host, self.env_hash, error))
+        batch.count += 1
+        if (self.ack_runs is not None and batch.count >= self.ack_runs) or \
+                time.monotonic() - self.last_ack >= self.ack_seconds:
+            self.flush()
+
+    @staticmethod
+    def _buffer_leaves(traj: Any, batch: RunBatch, index: int, leaves: list,
+                       keys: list | None) -> None:
+        """Buffer the leaves of run ``index``: all of them, or none if one cannot be stored."""
+        columns = batch.columns
         static_count = len(batch.static)
         try:
             for position, leaf in enumerate(leaves):
@@ -104,17 +121,14 @@ class RunJournal:
                         check_storable(item, value, type(leaf).__name__.startswith("Pickle"))
                     batch.static.append(leaf)
                 else:
-                    batch.add_leaf(parsed[0], parsed[1], traj._wildcards, leaf)
+                    key, run_index = parsed
+                    buffer = columns.get(key)
+                    if buffer is None or not buffer.take(run_index, leaf):  # else: new kind
+                        batch.add_leaf(key, run_index, traj._wildcards, leaf)
                 leaf._stored = True
         except Exception:
             batch.discard_run(index, static_count)
             raise
-        batch.add_run(index, traj._wildcards.run_name(index), status, start, finish,
-                      self.pid if pid is None else pid, HOST if host is None else host,
-                      self.env_hash, error)
-        if (self.ack_runs is not None and batch.count >= self.ack_runs) or \
-                time.monotonic() - self.last_ack >= self.ack_seconds:
-            self.flush()
 
     def flush(self) -> Path | None:
         """Write the buffered runs as one acknowledged shard; returns its path."""
