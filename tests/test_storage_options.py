@@ -263,6 +263,18 @@ def test_small_overview_tables(tmp_path):
     assert "info" in overview and "runs" in overview  # always there (pypet: needed)
 
 
+def test_small_tables_get_chunks_of_their_size(tmp_path):
+    """HDF5 compresses whole chunks when a table closes: PyTables' 64 KiB chunk for a table of
+    a few rows made every store compress ~0.7 MB of padding."""
+    _sweep(tmp_path / "chunks.hdf5", runs=30)
+    with tables.open_file(str(tmp_path / "chunks.hdf5")) as h5:
+        small = list(h5.get_node("/opts/overview")) + [h5.get_node("/opts/journal_log")]
+        for table in small:
+            rows = max(table.nrows, 16)
+            assert table.chunkshape == (min(rows, 65536 // table.rowsize),), table
+        assert h5.get_node("/opts/overview/runs").chunkshape == (30,)
+
+
 def test_small_overview_lists_the_trajectory_s_own_leaves_not_per_run_ones(tmp_path):
     """As pypet's: per-run items belong to the large tables and the summaries, so a store
     after a sweep of many runs does not make a row (or a lazily loaded leaf) per run."""

@@ -76,7 +76,7 @@ class _Writer:
         self.stored: dict[str, str] = json.loads(attrs.DIGESTS) if "DIGESTS" in attrs else {}
         self.digests: dict[str, str] = {}
 
-    def write(self, name: str, data: np.ndarray, expectedrows: int = 100) -> None:
+    def write(self, name: str, data: np.ndarray, expectedrows: int = 0) -> None:
         digest = hashlib.blake2b(str(data.dtype.descr).encode() + data.tobytes(),
                                  digest_size=16).hexdigest()
         self.digests[name] = digest
@@ -91,7 +91,8 @@ class _Writer:
                 return
             self.h5.remove_node(target, name, recursive=True)
         self.h5.create_table(target, name, obj=data, filters=self.filters,
-                             expectedrows=expectedrows)
+                             chunkshape=layout.small_chunkshape(max(len(data), expectedrows),
+                                                                data.dtype.itemsize))
 
     def finish(self) -> None:
         """Remove the tables this store did not write; remember the digests."""
@@ -154,7 +155,7 @@ def _run_overview(group: tables.Group, writer: _Writer) -> None:
 
 
 def _table(writer: "_Writer", name: str, rows: list, columns: tuple,
-           expectedrows: int = 100) -> None:
+           expectedrows: int = 0) -> None:
     rows = rows[:OVERVIEW_MAX_ROWS]
     encoded = [tuple(str(cell).encode("utf-8", "replace")[:1024] for cell in row) for row in rows]
     widths = [max([len(row[i]) for row in encoded] + [_MIN_WIDTH]) for i in range(len(columns))]
