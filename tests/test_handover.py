@@ -1,7 +1,7 @@
 """Pool workers hand their last runs to the main process (distenv/storage/handover.py).
 
 A pool worker of the NONE or LOCK mode leaves the runs it made since its last journal shard as
-a ``.handover.npz`` file when it exits; the main process's last store takes them in. Checked
+a ``.handover`` file (plain arrays) when it exits; the main process's last store takes them in. Checked
 with real pools and files: no worker writes a shard at its exit and every run is stored; the
 file round-trips columns, run rows and errors; what the owner does not take in becomes shards
 when it exits; files of a dead owner are removed (their runs stay pending), those of another
@@ -123,6 +123,31 @@ def test_a_handed_over_file_round_trips_rows_errors_and_columns(tmp_path):
     assert by_key["results.runs.$.z"][1]["z"].tolist() == [0.0, 2.0, 4.0, 8.0, 10.0]
     assert by_key["results.runs.$.v"][1]["v"].tolist()[1] == [1, -1]
     assert not list(run_journal.directory.glob(".*.tmp"))
+
+
+def test_the_file_of_arrays_round_trips_dtypes_and_refuses_what_does_not_fit(tmp_path):
+    rows = np.zeros(3, dtype=[("index", "<i8"), ("name", "S12"), ("start", "<f8")])
+    rows["index"], rows["name"] = [4, 5, 6], [b"run_4", b"run_5", b"run_6"]
+    arrays = {"rows": rows, "matrix": np.arange(6, dtype=">i4").reshape(2, 3),
+              "empty": np.empty((0, 3)), "text": np.array(["a", "bcd"]),
+              "empty_last": np.empty(0, dtype=np.int64)}
+    path = tmp_path / "a.handover"
+    handover.write_arrays(path, arrays, {"note": [1, "x"]})
+    back, meta = handover.read_arrays(path)
+    assert meta == {"note": [1, "x"]} and list(back) == list(arrays)
+    for name, array in arrays.items():
+        assert back[name].dtype == array.dtype and back[name].shape == array.shape, name
+        np.testing.assert_array_equal(back[name], array)
+    data = path.read_bytes()
+    for damaged, problem in [(b"NOTHANDS" + data[8:], "not a hand-over file"),
+                             (data[:30], "ends inside its header"),
+                             (data[:-8], "does not fit the file")]:
+        path.write_bytes(damaged)
+        with pytest.raises(ValueError, match=problem):
+            handover.read_arrays(path)
+    objects = {"rows": np.array([object()], dtype=object)}  # never written, never read
+    with pytest.raises(ValueError):
+        handover.write_arrays(path, objects, {})
 
 
 def test_the_owner_takes_its_handed_over_runs_in_with_its_next_store(tmp_path):

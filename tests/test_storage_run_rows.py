@@ -159,3 +159,19 @@ def test_drop_superseded_in_file_does_nothing_to_a_file_without_failures():
     assert drop_superseded_in_file("hdf5/clean.hdf5", "clean") == 0
     assert drop_superseded_in_file("hdf5/missing.hdf5", "clean") == 0
     assert open("hdf5/clean.hdf5", "rb").read() == before
+
+
+def test_default_run_names_are_made_at_c_speed_and_equal_the_formatted_ones():
+    from distenv.constants import default_run_name
+    indices = [0, 7, 42, 10 ** 7, 12345678, 10 ** 8 - 1]
+    names = layout.run_names(indices, default_run_name)
+    assert names.dtype == np.dtype("S12")
+    assert names.tolist() == [default_run_name(index).encode() for index in indices]
+    assert layout.run_names([10 ** 8], default_run_name) == ("run_100000000",)  # wider
+    assert layout.run_names([3, 4], lambda index: "sim_%d" % index) == ("sim_3", "sim_4")
+    rows = layout.run_rows_array({"index": (1, 2), "name": layout.run_names([1, 2],
+                                                                         default_run_name),
+                                  "status": (1, 1), "start": (0.0, 0.0), "finish": (1.0, 1.0),
+                                  "runtime": np.ones(2), "pid": (5, 5), "host": ("h", "h"),
+                                  "env_hash": ("e", "e"), "error": ("", "")})
+    assert rows["name"].tolist() == [b"run_00000001", b"run_00000002"]

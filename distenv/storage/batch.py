@@ -144,7 +144,7 @@ class RunBatch:
         """The run-table rows, column-wise (tuples; ``runtime`` computed, an array)."""
         columns = list(zip(*self.runs)) if self.runs else [()] * len(self.ROW_FIELDS)
         rows = dict(zip(self.ROW_FIELDS, columns))
-        rows["name"] = tuple(map(self.run_name or default_run_name, rows["index"]))
+        rows["name"] = layout.run_names(rows["index"], self.run_name or default_run_name)
         rows["runtime"] = np.subtract(rows["finish"], rows["start"], dtype=np.float64)
         return rows
 

@@ -19,11 +19,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import tables
 
+from distenv.constants import default_run_name
 from distenv.storage import chunks
 from distenv.storage.codecs import (INLINE_ATTR, KIND, Context, inline_types, read_inline,
                                     read_item, write_inline, write_item)
@@ -70,10 +71,29 @@ def run_string_widths(*dtypes: np.dtype, **at_least: int) -> dict[str, int]:
             for name in RUN_STRING_LIMITS}
 
 
-def _encoded(values: Sequence[str], limit: int) -> np.ndarray:
+def run_names(indices: Sequence[int], run_name: Callable[[int], str]) -> np.ndarray | tuple:
+    """The names of runs ``indices``: ``run_%08d`` as an array of bytes made at C speed for
+    the default names (formatting each took ~0.3 us, in the exit of every pool worker),
+    else ``run_name`` of each."""
+    if run_name is default_run_name and len(indices):
+        index = np.fromiter(indices, dtype=np.int64, count=len(indices))
+        if 0 <= index.min() and index.max() < 10 ** 8:
+            names = np.empty((len(index), 12), dtype=np.uint8)
+            names[:, :4] = np.frombuffer(b"run_", dtype=np.uint8)
+            rest = index.astype(np.uint32)
+            for column in range(11, 3, -1):  # the digits, last first
+                names[:, column] = rest % 10 + ord("0")
+                rest //= 10
+            return names.view("S12").ravel()
+    return tuple(map(run_name, indices))
+
+
+def _encoded(values: Sequence[str] | np.ndarray, limit: int) -> np.ndarray:
     """Strings as UTF-8 bytes, cut to ``limit`` bytes, in an array as wide as the longest
     (a column of one repeated value, as a process's host and environment hash, is made
-    from that one value)."""
+    from that one value); an array of bytes is taken as it is."""
+    if isinstance(values, np.ndarray):
+        return values if values.dtype.itemsize <= limit else values.astype("S%d" % limit)
     if len(values) > 1 and values.count(values[0]) == len(values):
         return np.full(len(values), _encoded([values[0]], limit)[0])
     try:
