@@ -27,6 +27,7 @@ from distenv.constants import RUN_FAILED
 from distenv.environment.worker import HOST, RunOutcome, RunSpecs, as_outcome, make_run
 from distenv.errors import ConfigurationError, RunTimeoutError
 from distenv.executors import frozen
+from distenv.executors.tasks import SharedArguments
 from distenv.modes import create_mode
 from distenv.modes.local import LocalMode
 
@@ -168,13 +169,13 @@ def parallel_outcomes(traj: Any, specs: RunSpecs, executor_spec: Any, mode_spec:
     if executor_spec.freeze_input and one_input:
         function = executor.freeze(_run_frozen, traj, worker_side, specs.job, specs.args[0],
                                    dict(specs.kwargs[0]))
-        arguments = [(index,) for index in specs.indices]
+        arguments: Any = SharedArguments(specs.indices)
     else:
         function = executor.freeze(_run_sent, traj, worker_side)
         job = specs.job
-        if one_input:  # one shared copy (also pickled once per piece)
-            args, kwargs = specs.args[0], dict(specs.kwargs[0])
-            arguments = [(index, job, args, kwargs) for index in specs.indices]
+        if one_input:  # one shared copy (pickled once per piece)
+            arguments = SharedArguments(specs.indices, (job, specs.args[0],
+                                                        dict(specs.kwargs[0])))
         else:
             arguments = [(index, job, args, dict(kwargs)) for index, args, kwargs
                          in zip(specs.indices, specs.args, specs.kwargs)]

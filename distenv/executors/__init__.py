@@ -39,6 +39,7 @@ from distenv.executors.base import (LOCAL_PROCESS_MODES, USE_DEFAULT, DistenvExe
                                     TaskOutcome)
 from distenv.executors.frozen import FrozenCall
 from distenv.executors.options import BLAS_ENV_VARS
+from distenv.executors.tasks import SharedArguments
 from distenv.executors.registry import (available_executors, create_executor,
                                         get_executor_class, register_executor,
                                         unregister_executor)
@@ -53,6 +54,7 @@ def __getattr__(name: str) -> type:  # the backends import lazily
 
 
 __all__ = ["BLAS_ENV_VARS", "DistenvExecutor", "FrozenCall", "LOCAL_PROCESS_MODES",
-           "PoolExecutor", "ProcessExecutor", "SerialExecutor", "TaskOutcome", "USE_DEFAULT",
+           "PoolExecutor", "ProcessExecutor", "SerialExecutor", "SharedArguments", "TaskOutcome",
+           "USE_DEFAULT",
            "available_executors", "create_executor", "get_executor_class",
            "register_executor", "unregister_executor"]

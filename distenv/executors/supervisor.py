@@ -29,7 +29,7 @@ from distenv.executors.dispatcher import Dispatcher
 from distenv.executors.handles import WorkerHandle
 from distenv.executors.options import (WorkerSettings, validate_blas_threads, validate_chunksize,
                                        validate_ncores, validate_niceness, validate_timeout)
-from distenv.executors.tasks import Chunk, FutureSink, StreamSink
+from distenv.executors.tasks import Chunk, FutureSink, SharedArguments, StreamSink
 
 _live_executors: weakref.WeakSet = weakref.WeakSet()
 
@@ -160,7 +160,8 @@ class SupervisedExecutor(Dispatcher, DistenvExecutor):
                       chunksize: int | None) -> StreamSink:
         chunksize = validate_chunksize(chunksize)
         self._check_open()
-        items = [tuple(args) for args in arguments]
+        items = arguments if isinstance(arguments, SharedArguments) else \
+            [tuple(args) for args in arguments]
         ids = None if task_ids is None else list(task_ids)
         if ids is not None and len(ids) != len(items):
             raise ValueError(f"{len(ids)} task_ids for {len(items)} tasks")

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from distenv.errors import ConfigurationError, RunFailedError, WorkerDiedError
-from distenv.executors import get_executor_class
+from distenv.executors import SharedArguments, get_executor_class
 
 from . import jobs
 from .conftest import child_pids
@@ -80,6 +80,25 @@ def test_tasks_not_started_on_a_dead_worker_run_elsewhere(no_leftover_processes)
     assert failed == [1234]
     assert [outcome.value for outcome in outcomes if outcome.ok] == [
         value for value in values if value != 1234]
+
+
+def test_shared_arguments_travel_as_one_object_and_survive_a_dead_worker(
+        no_leftover_processes):
+    """Tasks that differ only in their first argument: a piece pickles to a few bytes, and
+    the tasks a killed worker had not started run elsewhere, as with a list of tuples."""
+    import pickle
+    arguments = SharedArguments(range(3000), (1234,))
+    assert len(pickle.dumps(arguments[:2000])) < 200  # a range and the shared tail
+    assert arguments[5] == (5, 1234) and list(arguments[2:4]) == [(2, 1234), (3, 1234)]
+    with PoolExecutor(ncores=2, chunksize=500) as pool:
+        outcomes = list(pool.imap_outcomes(jobs.kill_self_on, arguments))
+        listed = list(pool.map(jobs.add, range(40), [2] * 40))
+        shared = [outcome.value for outcome in
+                  pool.imap_outcomes(jobs.add, SharedArguments(list(range(40)), (2,)))]
+    assert [outcome.task_id for outcome in outcomes if not outcome.ok] == [1234]
+    assert [outcome.value for outcome in outcomes if outcome.ok] == [
+        value for value in range(3000) if value != 1234]
+    assert shared == listed == [value + 2 for value in range(40)]
 
 
 def test_failing_initializer_breaks_the_pool_without_hanging(no_leftover_processes, capfd):
