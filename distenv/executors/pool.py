@@ -142,12 +142,14 @@ class PoolExecutor(SupervisedExecutor):
             return
         while len(self._workers) < self.ncores and not self._terminate_requested:
             self._workers.append(self._start_worker())
-        self._started.set()
         progress = True
         while progress:
             progress = False
             for handle in sorted(self._workers, key=lambda h: len(h.inflight)):
                 progress = self._feed(handle) or progress
+        # after the first pieces are sent: a caller waiting for this (a sweep's first store)
+        # would otherwise take the interpreter from this thread before the workers got work
+        self._started.set()
 
     def _start_worker(self) -> WorkerHandle:
         parent_conn, child_conn = self._context.Pipe(duplex=True)
