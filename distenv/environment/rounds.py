@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from operator import itemgetter
 from typing import Any, Iterator
 
 from distenv.environment.postprocessing import Call, interpret_postproc_return
@@ -100,7 +101,7 @@ class Rounds:
             if batch is not None and batch.indices:
                 results.extend(loop.execute(self._specs(batch), len(batch.indices)))
                 if not finish_order:
-                    results.sort(key=lambda pair: pair[0])
+                    results.sort(key=itemgetter(0))
             if self.postprocessing is None:
                 return results
             batch = self.postprocess(results)

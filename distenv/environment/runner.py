@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from operator import itemgetter
 from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
 
 from distenv.environment.parallel import GracefulExit, is_timeout
 from distenv.environment.progress import ProgressReporter
@@ -158,8 +161,8 @@ class RunLoop:
         distenv kills it (another run failed, CTRL+C without ``graceful_exit``, a worker died)
         the runs it had not acknowledged are lost with it. They are pending again.
         """
-        completed = self.traj._run_table.completed()
-        lost = [index for index, _ in results if not completed[index]]
+        indices = np.fromiter(map(itemgetter(0), results), dtype=np.int64, count=len(results))
+        lost = indices[~self.traj._run_table.completed()[indices]].tolist()
         if not lost:
             return results
         logger.warning("%d run(s) of trajectory %r finished in worker processes that were "
@@ -341,5 +344,5 @@ class Sweep:
         if self.failure is not None:
             raise self.loop._failed(self.failure, len(results)) from self.failure.exception
         if not finish_order:
-            results.sort(key=lambda pair: pair[0])
+            results.sort(key=itemgetter(0))
         return results
