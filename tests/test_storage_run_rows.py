@@ -175,3 +175,23 @@ def test_default_run_names_are_made_at_c_speed_and_equal_the_formatted_ones():
                                   "runtime": np.ones(2), "pid": (5, 5), "host": ("h", "h"),
                                   "env_hash": ("e", "e"), "error": ("", "")})
     assert rows["name"].tolist() == [b"run_00000001", b"run_00000002"]
+
+
+def test_a_batch_keeps_its_rows_column_wise_with_the_exceptions_by_position():
+    from distenv.storage.batch import RunBatch
+    batch = RunBatch(origin=(11, "here", "envA"))
+    batch.add_run(4, 1, 0.0, 1.0, 11, "here", "envA", "")
+    batch.add_run(5, 2, 1.0, 3.0, 22, "there", "envA", "Traceback: boom")  # another process
+    batch.add_run(6, 1, 2.0, 2.5, 11, "here", "envA", "")
+    rows = batch.rows
+    assert list(rows["index"]) == [4, 5, 6] and list(rows["status"]) == [1, 2, 1]
+    assert list(rows["pid"]) == [11, 22, 11] and list(rows["host"]) == ["here", "there", "here"]
+    assert list(rows["error"]) == ["", "Traceback: boom", ""]
+    assert rows["runtime"].tolist() == [1.0, 2.0, 0.5]
+    table = layout.run_rows_array(rows)
+    assert table["name"].tolist() == [b"run_00000004", b"run_00000005", b"run_00000006"]
+    assert table["host"].tolist() == [b"here", b"there", b"here"]
+    assert layout.error_rows(rows)["index"].tolist() == [5]
+    alone = RunBatch()  # no origin given: the first run's
+    alone.add_run(0, 1, 0.0, 1.0, 7, "h", "e", "")
+    assert list(alone.rows["pid"]) == [7] and list(alone.rows["env_hash"]) == ["e"]

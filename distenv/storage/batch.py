@@ -121,16 +121,30 @@ class _Check:
 
 
 class RunBatch:
-    """Finished runs not yet written: run-table rows, columns, irregular values, others."""
+    """Finished runs not yet written: run-table rows, columns, irregular values, others.
 
-    #: Columns of :attr:`runs` (one tuple per run; the run's name is made when the rows are
-    #: written, by :attr:`run_name`).
-    ROW_FIELDS = ("index", "status", "start", "finish", "pid", "host", "env_hash", "error")
+    The run-table rows are kept column-wise: run index, status, start and finish of every
+    run in lists, the error text of failed runs by position, and the process that made the
+    runs (pid, host, environment hash) once as :attr:`origin`, with the exceptions (a writer
+    that stores the runs of other processes) by position. Appending four values per run and
+    making arrays of the lists at the end cost half of a tuple per run turned into columns
+    (the last batch of a pool worker is packed in its exit, while the main process waits).
+    """
 
-    def __init__(self, run_name: Callable[[int], str] | None = None) -> None:
+    def __init__(self, run_name: Callable[[int], str] | None = None,
+                 origin: tuple[int, str, str] | None = None) -> None:
         #: The trajectory's run names (``traj._wildcards.run_name``), default ``run_%08d``.
         self.run_name = run_name
-        self.runs: list[tuple] = []
+        #: ``(pid, host, env_hash)`` of the runs, but those in :attr:`origins`.
+        self.origin = origin
+        self.index: list[int] = []
+        self.status: list[int] = []
+        self.start: list[float] = []
+        self.finish: list[float] = []
+        #: position -> error text of a failed run
+        self.errors: dict[int, str] = {}
+        #: position -> ``(pid, host, env_hash)`` of a run made elsewhere than :attr:`origin`
+        self.origins: dict[int, tuple[int, str, str]] = {}
         self.columns: dict[str, ColumnBuffer] = {}
         self.irregular: list[tuple] = []
         self.static: list[Any] = []
@@ -141,16 +155,41 @@ class RunBatch:
 
     @property
     def rows(self) -> dict[str, Sequence]:
-        """The run-table rows, column-wise (tuples; ``runtime`` computed, an array)."""
-        columns = list(zip(*self.runs)) if self.runs else [()] * len(self.ROW_FIELDS)
-        rows = dict(zip(self.ROW_FIELDS, columns))
-        rows["name"] = layout.run_names(rows["index"], self.run_name or default_run_name)
-        rows["runtime"] = np.subtract(rows["finish"], rows["start"], dtype=np.float64)
+        """The run-table rows, column-wise (``runtime`` computed)."""
+        count = len(self.index)
+        rows: dict[str, Any] = {"index": self.index, "status": self.status,
+                                "start": self.start, "finish": self.finish}
+        pid, host, env_hash = self.origin or (0, "", "")
+        if self.origins:
+            origins = [self.origins.get(position, (pid, host, env_hash))
+                       for position in range(count)]
+            rows["pid"], rows["host"], rows["env_hash"] = (list(column) for column in
+                                                           zip(*origins))
+        else:
+            rows["pid"] = np.full(count, pid, dtype=np.int64)
+            rows["host"], rows["env_hash"] = [host] * count, [env_hash] * count
+        error = [""] * count
+        for position, text in self.errors.items():
+            error[position] = text
+        rows["error"] = error
+        rows["name"] = layout.run_names(self.index, self.run_name or default_run_name)
+        rows["runtime"] = np.subtract(self.finish, self.start, dtype=np.float64)
         return rows
 
     def add_run(self, index: int, status: int, start: float, finish: float, pid: int,
                 host: str, env_hash: str, error: str) -> None:
-        self.runs.append((index, status, start, finish, pid, host, env_hash, error))
+        position = len(self.index)
+        self.index.append(index)
+        self.status.append(status)
+        self.start.append(start)
+        self.finish.append(finish)
+        if error:
+            self.errors[position] = error
+        origin = (pid, host, env_hash)
+        if self.origin is None:
+            self.origin = origin
+        elif origin != self.origin:
+            self.origins[position] = origin
         self.count += 1
 
     def add_leaf(self, key: str, run_index: int, wildcards: Any, leaf: Any) -> None:

@@ -94,13 +94,20 @@ class RunJournal:
         batch = self.batch
         if batch.run_name is None:
             batch.run_name = traj._wildcards.run_name
+            batch.origin = (self.pid, HOST, self.env_hash)
         if leaves:
             self._buffer_leaves(traj, batch, index, leaves,
                                 run_keys if run_keys is not None else
                                 getattr(leaves, "run_keys", None))
-        batch.runs.append((index, status, start, finish, self.pid if pid is None else pid,
-                           HOST if host is None else host, self.env_hash, error))
-        batch.count += 1
+        if pid is None and host is None and not error:  # the usual run: four appends
+            batch.index.append(index)
+            batch.status.append(status)
+            batch.start.append(start)
+            batch.finish.append(finish)
+            batch.count += 1
+        else:
+            batch.add_run(index, status, start, finish, self.pid if pid is None else pid,
+                          HOST if host is None else host, self.env_hash, error)
         if (self.ack_runs is not None and batch.count >= self.ack_runs) or \
                 time.monotonic() - self.last_ack >= self.ack_seconds:
             self.flush()
