@@ -92,3 +92,36 @@ def test_create_table_makes_the_table_append_would(tmp_path):
         assert table.title == "runs" and table.nrows == 5000
     with tables.open_file(str(tmp_path / "f.h5")) as h5:
         assert h5.root.t.read().tobytes() == data.tobytes()
+
+
+def test_overlapped_appends_write_the_same_bytes_when_the_block_ends(tmp_path):
+    filters = tables.Filters(9, "zlib", shuffle=True)
+    parts = [rows(0, 950), rows(950, 1050), rows(2000, 430)]
+    plain, plain_chunks = written(tmp_path / "plain.h5", parts, filters, direct=False)
+    with tables.open_file(str(tmp_path / "o.h5"), "w") as h5:
+        table = h5.create_table("/", "t", description=ROW, filters=filters, chunkshape=(100,))
+        other = h5.create_table("/", "u", description=ROW, filters=filters, chunkshape=(100,))
+        with chunks.overlapped():
+            chunks.append_rows(table, parts[0])
+            with chunks.overlapped():  # nested: the outer block writes
+                chunks.append_rows(other, parts[1])
+            assert other.nrows == 0  # the chunks are written when the outer block ends
+            chunks.append_rows(table, parts[1])  # its own earlier chunks are written first
+            chunks.append_rows(table, parts[2])
+        assert chunks._overlapping is None and other.nrows == 1050
+    with tables.open_file(str(tmp_path / "o.h5")) as h5:
+        stored = [h5.root.t.read_chunk((start,)) for start in range(0, 2400, 100)]
+        assert h5.root.t.read().tobytes() == plain.tobytes() and stored == plain_chunks
+        assert h5.root.u.read().tobytes() == parts[1].tobytes()
+
+
+def test_a_failing_overlapped_block_waits_for_its_threads_and_writes_nothing(tmp_path):
+    with tables.open_file(str(tmp_path / "f.h5"), "w") as h5:
+        table = h5.create_table("/", "t", description=ROW,
+                                filters=tables.Filters(9, "zlib", shuffle=True),
+                                chunkshape=(100,))
+        with pytest.raises(RuntimeError, match="store failed"):
+            with chunks.overlapped():
+                chunks.append_rows(table, rows(0, 1000))
+                raise RuntimeError("store failed")
+        assert chunks._overlapping is None and table.nrows == 0

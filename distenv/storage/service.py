@@ -20,7 +20,7 @@ import tables
 
 from distenv.version import __version__
 from distenv.errors import ConfigurationError, CorruptFileError
-from distenv.storage import column_tables, handover, journal, layout
+from distenv.storage import chunks, column_tables, handover, journal, layout
 from distenv.storage.pending import IncorporatedRows, PendingStore
 from distenv.storage.runrows import drop_superseded
 from distenv.storage.codecs import Context
@@ -345,15 +345,18 @@ def _write_column(h5: tables.File, group: tables.Group, meta: dict, run_index: n
 def _write_deferred(h5: tables.File, group: tables.Group,
                     deferred: column_tables.DeferredAppends, ctx: Context,
                     wildcards: Any) -> None:
-    """Append what :func:`copy_runs` kept in ``deferred``: each table once."""
-    if deferred.run_rows:
-        parts = deferred.run_rows
-        if len(parts) > 1:
-            dtype = layout.run_row_dtype(layout.run_string_widths(*(part.dtype for part in parts)))
-            parts = [np.concatenate([part.astype(dtype) for part in parts])]
-        layout.append_run_table(h5, group, parts[0], ctx.bookkeeping_filters)
-    for entry in deferred.columns():
-        _write_column(h5, group, *entry, ctx, wildcards)
+    """Append what :func:`copy_runs` kept in ``deferred``: each table once, the compression
+    of one table overlapping the making of the next (:func:`chunks.overlapped`)."""
+    with chunks.overlapped():
+        if deferred.run_rows:
+            parts = deferred.run_rows
+            if len(parts) > 1:
+                dtype = layout.run_row_dtype(layout.run_string_widths(*(part.dtype
+                                                                        for part in parts)))
+                parts = [np.concatenate([part.astype(dtype) for part in parts])]
+            layout.append_run_table(h5, group, parts[0], ctx.bookkeeping_filters)
+        for entry in deferred.columns():
+            _write_column(h5, group, *entry, ctx, wildcards)
 
 
 def _copy_irregular(h5: tables.File, group: tables.Group, source: tables.Group,
