@@ -33,15 +33,17 @@ from distenv.modes.local import LocalMode
 
 
 def _run_frozen(traj: Any, worker_side: Any, job: Any, args: tuple, kwargs: dict,
-                index: int) -> RunOutcome:
+                index: int) -> "RunOutcome | tuple":
     """A run whose job and arguments were frozen into the worker."""
-    return _finish(traj, worker_side, make_run(traj, index, job, args, kwargs))
+    reply = worker_side.handle(traj, make_run(traj, index, job, args, kwargs))
+    return reply if type(reply) is tuple else _travelling(reply)
 
 
 def _run_sent(traj: Any, worker_side: Any, index: int, job: Any, args: tuple,
-              kwargs: dict) -> RunOutcome:
+              kwargs: dict) -> "RunOutcome | tuple":
     """A run whose job and arguments came with the task."""
-    return _finish(traj, worker_side, make_run(traj, index, job, args, kwargs))
+    reply = worker_side.handle(traj, make_run(traj, index, job, args, kwargs))
+    return reply if type(reply) is tuple else _travelling(reply)
 
 
 def _run_in_round(copy: "TrajectoryCopy", base_key: str, frozen_key: str | None, index: int,
@@ -83,15 +85,20 @@ class TrajectoryCopy:
 
 def _finish(traj: Any, worker_side: Any, outcome: RunOutcome) -> "RunOutcome | tuple":
     """The worker side's reply (:meth:`~distenv.environment.worker.RunOutcome.stored_reply`),
-    with an exception that cannot travel reduced to its traceback text."""
-    outcome = worker_side.handle(traj, outcome)
-    if type(outcome) is not tuple and outcome.exception is not None:
+    ready to travel."""
+    reply = worker_side.handle(traj, outcome)
+    return reply if type(reply) is tuple else _travelling(reply)
+
+
+def _travelling(outcome: RunOutcome) -> RunOutcome:
+    """``outcome`` with an exception that cannot be pickled reduced to its traceback text."""
+    if outcome.exception is not None:
         try:
             pickle.dumps(outcome.exception)
         except Exception:  # the traceback text travels; the object cannot
-            outcome = RunOutcome(outcome.run_index, outcome.status, None, outcome.leaves,
-                                 outcome.start, outcome.finish, outcome.error, outcome.host,
-                                 outcome.pid, None, outcome.stored)
+            return RunOutcome(outcome.run_index, outcome.status, None, outcome.leaves,
+                              outcome.start, outcome.finish, outcome.error, outcome.host,
+                              outcome.pid, None, outcome.stored)
     return outcome
 
 

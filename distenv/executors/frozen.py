@@ -9,6 +9,7 @@ small handle plus their own arguments: pypet pickled the trajectory for every ru
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from typing import Any, Callable
@@ -33,6 +34,18 @@ class FrozenCall:
         self._resolved: tuple[Callable[..., Any], tuple, dict] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        fn, frozen_args, frozen_kwargs = self._resolved or self._resolve()
+        if kwargs:
+            return fn(*frozen_args, *args, **{**frozen_kwargs, **kwargs})
+        return fn(*frozen_args, *args, **frozen_kwargs)
+
+    def direct(self) -> Callable[..., Any]:
+        """The frozen call as a :func:`functools.partial` (called per task by a worker's
+        loop: no Python frame of this class's ``__call__`` per task)."""
+        fn, frozen_args, frozen_kwargs = self._resolve()
+        return functools.partial(fn, *frozen_args, **frozen_kwargs)
+
+    def _resolve(self) -> tuple[Callable[..., Any], tuple, dict]:
         resolved = self._resolved
         if resolved is None:
             try:
@@ -41,10 +54,7 @@ class FrozenCall:
                 raise RuntimeError(
                     f"frozen input {self.key!r} is not available in this process; was the "
                     "executor shut down, or the handle used with another executor?") from None
-        fn, frozen_args, frozen_kwargs = resolved
-        if kwargs:
-            return fn(*frozen_args, *args, **{**frozen_kwargs, **kwargs})
-        return fn(*frozen_args, *args, **frozen_kwargs)
+        return resolved
 
     def __reduce__(self) -> tuple:
         return (FrozenCall, (self.key,))

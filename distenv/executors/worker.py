@@ -176,6 +176,11 @@ def run_chunk(conn: Connection, key: int, fn: Callable[..., Any], items: list[tu
     and when the chunk ends, so a worker that dies loses at most that much finished work,
     which runs again elsewhere.
     """
+    if isinstance(fn, frozen.FrozenCall):
+        try:
+            fn = fn.direct()  # a C-level partial: no Python frame per task
+        except RuntimeError:
+            pass  # not available here: each task fails with the handle's message
     monotonic = time.monotonic
     values: list[Any] = []
     append = values.append

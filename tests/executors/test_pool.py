@@ -51,6 +51,19 @@ def test_frozen_job_may_hold_unpicklable_data(no_leftover_processes):
         assert pool.submit(local, 4).result(timeout=60) == 12
 
 
+def test_a_frozen_call_is_called_directly_in_the_worker_loop():
+    import functools
+    from distenv.executors import frozen
+    handle = frozen.freeze("test-direct", jobs.add, (10,), {"right": 5})
+    try:
+        direct = handle.direct()
+        assert isinstance(direct, functools.partial) and direct() == handle() == 15
+    finally:
+        frozen.release("test-direct")
+    with pytest.raises(RuntimeError, match="not available in this process"):
+        frozen.FrozenCall("nobody:1").direct()
+
+
 def test_freeze_after_workers_started(no_leftover_processes):
     with PoolExecutor(ncores=2) as pool:
         assert pool.submit(jobs.square, 2).result(timeout=60) == 4
