@@ -108,7 +108,7 @@ def test_overlapped_appends_write_the_same_bytes_when_the_block_ends(tmp_path):
             assert other.nrows == 0  # the chunks are written when the outer block ends
             chunks.append_rows(table, parts[1])  # its own earlier chunks are written first
             chunks.append_rows(table, parts[2])
-        assert chunks._overlapping is None and other.nrows == 1050
+        assert chunks._local.overlapping is None and other.nrows == 1050
     with tables.open_file(str(tmp_path / "o.h5")) as h5:
         stored = [h5.root.t.read_chunk((start,)) for start in range(0, 2400, 100)]
         assert h5.root.t.read().tobytes() == plain.tobytes() and stored == plain_chunks
@@ -124,4 +124,4 @@ def test_a_failing_overlapped_block_waits_for_its_threads_and_writes_nothing(tmp
             with chunks.overlapped():
                 chunks.append_rows(table, rows(0, 1000))
                 raise RuntimeError("store failed")
-        assert chunks._overlapping is None and table.nrows == 0
+        assert chunks._local.overlapping is None and table.nrows == 0
