@@ -191,7 +191,7 @@ def parallel_outcomes(traj: Any, specs: RunSpecs, executor_spec: Any, mode_spec:
     gc_interval = mode_spec.gc_interval if isinstance(mode, LocalMode) else None
     try:
         with GracefulExit(executor_spec.graceful_exit, stopper) as graceful:
-            blocks = executor.imap_outcome_blocks(
+            blocks = executor.imap_result_blocks(
                 function, arguments, task_ids=specs.indices,
                 ordered=not executor_spec.immediate_postproc)
             executor.no_more_tasks()  # a worker with nothing left exits (and flushes) at once
@@ -202,17 +202,19 @@ def parallel_outcomes(traj: Any, specs: RunSpecs, executor_spec: Any, mode_spec:
                 first_store()
             check = getattr(mode, "check", None)  # QUEUE/PIPE: is the writer alive?
             count = 0
-            for block in blocks:
+            for ids, values, errors in blocks:
                 if check is not None:
                     check()
-                outcomes = [value if error is None else _failed_outcome(task_id, error)
-                            for task_id, value, error in block
-                            if not isinstance(error, CancelledError)]  # graceful exit
+                outcomes = values if not errors else \
+                    [values[position] if error is None else _failed_outcome(ids[position], error)
+                     for position, error in ((position, errors.get(position))
+                                             for position in range(len(values)))
+                     if not isinstance(error, CancelledError)]  # graceful exit
                 if outcomes:
                     yield outcomes
-                if gc_interval and (count + len(block)) // gc_interval > count // gc_interval:
+                if gc_interval and (count + len(values)) // gc_interval > count // gc_interval:
                     gc.collect()  # LOCAL: the main process stored the runs
-                count += len(block)
+                count += len(values)
             finished = True
         graceful.raise_if_interrupted()
     finally:

@@ -22,7 +22,10 @@ A sweep runs best as one batch, frozen input and a stream of outcomes::
 For many tiny tasks, ``imap_outcome_blocks`` yields the same outcomes in lists, as the backend
 receives them (a pool: one list per message of a worker), so the caller handles a list at a
 time; its default makes one-element lists from ``imap_outcomes``, so a new backend needs only
-the latter.
+the latter. ``imap_result_blocks`` gives the same blocks as ``(task ids, values, errors)``
+without an object per task (what ``env.run`` uses; its default is built on
+``imap_outcome_blocks``). Tasks that differ only in their first argument can be handed over as
+one :class:`SharedArguments`.
 
 ``executor.stop_submitting()`` may be called from a SIGINT handler (graceful exit): no task
 starts any more, running ones finish. Workers ignore SIGINT. Leaving the ``with`` block on

@@ -23,7 +23,7 @@ from __future__ import annotations
 import abc
 import concurrent.futures
 import signal
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 from distenv.constants import (WRAP_MODE_LOCAL, WRAP_MODE_LOCK, WRAP_MODE_NONE,
@@ -214,6 +214,23 @@ class DistenvExecutor(concurrent.futures.Executor, abc.ABC):
         for outcome in self.imap_outcomes(fn, arguments, task_ids=task_ids, ordered=ordered,
                                           chunksize=chunksize):
             yield [outcome]
+
+    def imap_result_blocks(self, fn: Callable[..., Any], arguments: Iterable[tuple],
+                           *, task_ids: Iterable[Hashable] | None = None, ordered: bool = True,
+                           chunksize: int | None = None
+                           ) -> Iterator[tuple[Sequence[Hashable], list, dict[int, BaseException]]]:
+        """:meth:`imap_outcome_blocks` without an object per task: ``(task ids, values,
+        errors)`` per block, ``errors`` mapping a position in the block to its exception (the
+        value there is ``None``). For callers of many tiny tasks (a sweep's 20,000 runs: ~5 ms
+        of the caller's CPU went to making and unpacking a :class:`TaskOutcome` per task).
+
+        This default is built on :meth:`imap_outcome_blocks`.
+        """
+        for block in self.imap_outcome_blocks(fn, arguments, task_ids=task_ids,
+                                              ordered=ordered, chunksize=chunksize):
+            yield ([outcome.task_id for outcome in block], [outcome.value for outcome in block],
+                   {position: outcome.error for position, outcome in enumerate(block)
+                    if outcome.error is not None})
 
     def no_more_tasks(self) -> None:
         """Say that nothing more will be submitted; what was submitted runs to its end.

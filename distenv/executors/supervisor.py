@@ -19,7 +19,7 @@ import pickle
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
 from distenv.errors import ConfigurationError
@@ -129,6 +129,19 @@ class SupervisedExecutor(Dispatcher, DistenvExecutor):
                             chunksize: int | None = None) -> Iterator[list[TaskOutcome]]:
         sink = self._start_stream(fn, arguments, task_ids, chunksize)
         return self._iter_blocks(sink, ordered)
+
+    def imap_result_blocks(self, fn: Callable[..., Any], arguments: Iterable[tuple], *,
+                           task_ids: Iterable[Hashable] | None = None, ordered: bool = True,
+                           chunksize: int | None = None
+                           ) -> Iterator[tuple[Sequence[Hashable], list, dict[int, BaseException]]]:
+        sink = self._start_stream(fn, arguments, task_ids, chunksize)
+        return self._iter_result_blocks(sink, ordered)
+
+    @staticmethod
+    def _iter_result_blocks(sink: StreamSink, ordered: bool
+                            ) -> Iterator[tuple[Sequence[Hashable], list, dict]]:
+        for first, values, errors in sink.blocks(ordered):
+            yield sink.task_ids(first, len(values)), values, errors
 
     @classmethod
     def _iter_outcomes(cls, sink: StreamSink, ordered: bool) -> Iterator[TaskOutcome]:

@@ -145,6 +145,29 @@ class TestExecutor:
         assert [outcome.value for outcome in outcomes if outcome.ok] == [0, 1, 2, 4, 5, 6, 7]
 
     @pytest.mark.parametrize("ordered", [True, False])
+    def test_imap_result_blocks_are_the_outcomes_without_an_object_per_task(self, make_executor,
+                                                                            ordered):
+        arguments = [(value,) for value in range(300)]
+        ids = [1000 + value for value in range(300)]
+        with make_executor() as executor:
+            raw = list(executor.imap_result_blocks(jobs.fail_on, arguments, task_ids=ids,
+                                                   ordered=ordered))
+        assert all(len(block_ids) == len(values) and values for block_ids, values, _ in raw)
+        flat = [(task_id, None if position in errors else values[position],
+                 errors.get(position))
+                for block_ids, values, errors in raw
+                for position, task_id in enumerate(block_ids)]
+        if ordered:
+            assert [row[0] for row in flat] == ids
+        flat.sort(key=lambda row: row[0])
+        assert [row[:2] for row in flat] == [(1000 + value, None if value == 3 else value)
+                                             for value in range(300)]
+        failed = [row for row in flat if row[2] is not None]
+        assert [row[0] for row in failed] == [1003]
+        assert isinstance(failed[0][2], RunFailedError) and "bad value 3" in str(failed[0][2])
+
+
+    @pytest.mark.parametrize("ordered", [True, False])
     def test_imap_outcome_blocks_are_imap_outcomes_in_lists(self, make_executor, ordered):
         arguments = [(value,) for value in range(300)]
         ids = [1000 + value for value in range(300)]
