@@ -89,7 +89,7 @@ class RunLoop:
 
     def pending(self) -> list[int]:
         """Run indices not completed yet (new, failed before, or interrupted)."""
-        return [int(index) for index in (~self.traj._run_table.completed()).nonzero()[0]]
+        return (~self.traj._run_table.completed()).nonzero()[0].tolist()  # Python ints
 
     def specs(self, indices: Sequence[int], job: Any, per_run_args: Sequence[tuple],
               per_run_kwargs: Sequence[dict]) -> RunSpecs:
