@@ -1,11 +1,12 @@
 """Pool workers hand their last runs to the main process (distenv/storage/handover.py).
 
 A pool worker of the NONE or LOCK mode leaves the runs it made since its last journal shard as
-a ``.handover`` file (plain arrays) when it exits; the main process's last store takes them in. Checked
-with real pools and files: no worker writes a shard at its exit and every run is stored; the
-file round-trips columns, run rows and errors; what the owner does not take in becomes shards
-when it exits; files of a dead owner are removed (their runs stay pending), those of another
-live owner are left alone; a damaged file fails the store with its name and loses nothing.
+a ``.handover`` file (plain arrays) when it exits; the main process's last store takes them in.
+Checked with real pools and files: no worker writes a shard at its exit and every run is
+stored; the file round-trips columns, run rows and errors; what the owner does not take in
+becomes shards when it exits; files of a dead owner are removed (their runs stay pending),
+those of another live owner are left alone; a damaged file fails the store with its name and
+loses nothing.
 """
 
 from __future__ import annotations

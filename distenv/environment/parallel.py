@@ -17,13 +17,12 @@ import contextlib
 import gc
 import pickle
 import queue
-import signal
-import threading
 import time
 from concurrent.futures import CancelledError, Future
 from typing import Any, Iterator
 
 from distenv.constants import RUN_FAILED
+from distenv.environment.graceful import GracefulExit
 from distenv.environment.worker import HOST, RunOutcome, RunSpecs, as_outcome, make_run
 from distenv.errors import ConfigurationError, RunTimeoutError
 from distenv.executors import frozen
@@ -122,37 +121,6 @@ def make_executor(spec: Any, worker_logging: Any = None) -> Any:
         from distenv.environment.logging_worker import configure_worker_logging
         options.update(initializer=configure_worker_logging, initargs=(worker_logging,))
     return create_executor(spec.backend, **options)
-
-
-class GracefulExit:
-    """``graceful_exit=True``: the first SIGINT stops new runs, the second raises at once."""
-
-    def __init__(self, enabled: bool, stop: Any):
-        self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self.stop = stop
-        self.interrupted = False
-        self._previous: Any = None
-
-    def __enter__(self) -> "GracefulExit":
-        if self.enabled:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.interrupted:
-            signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
-            raise KeyboardInterrupt
-        self.interrupted = True
-        self.stop()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self.enabled:
-            signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
-
-    def raise_if_interrupted(self) -> None:
-        if self.interrupted:
-            raise KeyboardInterrupt("graceful exit: the runs that were active finished and are "
-                                    "stored; the others are pending (resume or run again)")
 
 
 def parallel_outcomes(traj: Any, specs: RunSpecs, executor_spec: Any, mode_spec: Any,

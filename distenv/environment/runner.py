@@ -22,7 +22,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from distenv.environment.parallel import GracefulExit, is_timeout
+from distenv.environment.graceful import GracefulExit
+from distenv.environment.parallel import is_timeout
 from distenv.environment.progress import ProgressReporter
 from distenv.environment.specs import ExecutorSpec, ProgressSpec, RunSettings, StorageModeSpec
 from distenv.environment.worker import RunOutcome, RunSpec, RunSpecs, as_outcome, execute_run

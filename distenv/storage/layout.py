@@ -374,17 +374,6 @@ def append_irregular_index(h5: tables.File, traj_group: tables.Group,
     table.append([(key.encode("utf-8"), index, path.encode("utf-8")) for key, index, path in rows])
 
 
-def small_chunkshape(rows: int, row_bytes: int) -> tuple[int]:
-    """Rows per chunk for a small table: its rows (at least 16), at most 64 KiB.
-
-    HDF5 compresses a table's whole chunks when it closes. PyTables sizes the chunk of a table
-    expected to hold a few rows at 64 KiB, and compressing that (shuffle, zlib level 9) took
-    ~1.2 ms per table, eleven times in each store for the overview tables and the journal log:
-    with chunks of their size it takes ~0.2 ms.
-    """
-    return (max(1, min(max(rows, 16), 65536 // max(row_bytes, 1))),)
-
-
 def read_journal_log(traj_group: tables.Group) -> set[str]:
     if JOURNAL_LOG not in traj_group:
         return set()
@@ -399,6 +388,6 @@ def append_journal_log(h5: tables.File, traj_group: tables.Group, names: list[st
     else:
         table = h5.create_table(traj_group, JOURNAL_LOG, JournalRow,
                                 "journal shards compacted into this file",
-                                chunkshape=small_chunkshape(
+                                chunkshape=chunks.small_chunkshape(
                                     len(names), JournalRow.columns["shard"].itemsize))
     table.append([(name.encode("utf-8"),) for name in names])

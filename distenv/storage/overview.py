@@ -15,7 +15,7 @@ import numpy as np
 import tables
 
 from distenv.constants import OVERVIEW_MAX_ROWS
-from distenv.storage import column_tables, layout
+from distenv.storage import chunks, column_tables, layout
 
 _TEXT = 128
 #: Narrowest text column: a table whose texts still fit is rewritten in place by the next
@@ -91,7 +91,7 @@ class _Writer:
                 return
             self.h5.remove_node(target, name, recursive=True)
         self.h5.create_table(target, name, obj=data, filters=self.filters,
-                             chunkshape=layout.small_chunkshape(max(len(data), expectedrows),
+                             chunkshape=chunks.small_chunkshape(max(len(data), expectedrows),
                                                                 data.dtype.itemsize))
 
     def finish(self) -> None:
