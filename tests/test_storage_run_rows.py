@@ -180,9 +180,9 @@ def test_default_run_names_are_made_at_c_speed_and_equal_the_formatted_ones():
 def test_a_batch_keeps_its_rows_column_wise_with_the_exceptions_by_position():
     from distenv.storage.batch import RunBatch
     batch = RunBatch(origin=(11, "here", "envA"))
-    batch.add_run(4, 1, 0.0, 1.0, 11, "here", "envA", "")
-    batch.add_run(5, 2, 1.0, 3.0, 22, "there", "envA", "Traceback: boom")  # another process
-    batch.add_run(6, 1, 2.0, 2.5, 11, "here", "envA", "")
+    batch.add_run(4, 1, 0.0, 1.0)
+    batch.add_run(5, 2, 1.0, 3.0, "Traceback: boom", (22, "there", "envA"))  # elsewhere
+    batch.add_run(6, 1, 2.0, 2.5, "", (11, "here", "envA"))  # its own origin
     rows = batch.rows
     assert list(rows["index"]) == [4, 5, 6] and list(rows["status"]) == [1, 2, 1]
     assert list(rows["pid"]) == [11, 22, 11] and list(rows["host"]) == ["here", "there", "here"]
@@ -193,5 +193,5 @@ def test_a_batch_keeps_its_rows_column_wise_with_the_exceptions_by_position():
     assert table["host"].tolist() == [b"here", b"there", b"here"]
     assert layout.error_rows(rows)["index"].tolist() == [5]
     alone = RunBatch()  # no origin given: the first run's
-    alone.add_run(0, 1, 0.0, 1.0, 7, "h", "e", "")
+    alone.add_run(0, 1, 0.0, 1.0, "", (7, "h", "e"))
     assert list(alone.rows["pid"]) == [7] and list(alone.rows["env_hash"]) == ["e"]

@@ -34,15 +34,13 @@ from distenv.modes.local import LocalMode
 def _run_frozen(traj: Any, worker_side: Any, job: Any, args: tuple, kwargs: dict,
                 index: int) -> "RunOutcome | tuple":
     """A run whose job and arguments were frozen into the worker."""
-    reply = worker_side.handle(traj, make_run(traj, index, job, args, kwargs))
-    return reply if type(reply) is tuple else _travelling(reply)
+    return _finish(traj, worker_side, make_run(traj, index, job, args, kwargs))
 
 
 def _run_sent(traj: Any, worker_side: Any, index: int, job: Any, args: tuple,
               kwargs: dict) -> "RunOutcome | tuple":
     """A run whose job and arguments came with the task."""
-    reply = worker_side.handle(traj, make_run(traj, index, job, args, kwargs))
-    return reply if type(reply) is tuple else _travelling(reply)
+    return _finish(traj, worker_side, make_run(traj, index, job, args, kwargs))
 
 
 def _run_in_round(copy: "TrajectoryCopy", base_key: str, frozen_key: str | None, index: int,
@@ -173,11 +171,7 @@ def parallel_outcomes(traj: Any, specs: RunSpecs, executor_spec: Any, mode_spec:
             for ids, values, errors in blocks:
                 if check is not None:
                     check()
-                outcomes = values if not errors else \
-                    [values[position] if error is None else _failed_outcome(ids[position], error)
-                     for position, error in ((position, errors.get(position))
-                                             for position in range(len(values)))
-                     if not isinstance(error, CancelledError)]  # graceful exit
+                outcomes = _outcomes(ids, values, errors) if errors else values
                 if outcomes:
                     yield outcomes
                 if gc_interval and (count + len(values)) // gc_interval > count // gc_interval:
@@ -364,6 +358,19 @@ class RunStream:
 
     def raise_if_interrupted(self) -> None:
         self._graceful.raise_if_interrupted()
+
+
+def _outcomes(ids: Any, values: list, errors: dict) -> list:
+    """A block's outcomes: the values, failed outcomes where an error came instead, nothing
+    for runs a graceful exit cancelled (they stay pending)."""
+    outcomes = []
+    for position, value in enumerate(values):
+        error = errors.get(position)
+        if error is None:
+            outcomes.append(value)
+        elif not isinstance(error, CancelledError):
+            outcomes.append(_failed_outcome(ids[position], error))
+    return outcomes
 
 
 def _failed_outcome(index: int, error: BaseException) -> RunOutcome:

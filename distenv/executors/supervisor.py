@@ -148,12 +148,11 @@ class SupervisedExecutor(Dispatcher, DistenvExecutor):
         for block in cls._iter_blocks(sink, ordered):
             yield from block
 
-    @staticmethod
-    def _iter_blocks(sink: StreamSink, ordered: bool) -> Iterator[list[TaskOutcome]]:
+    @classmethod
+    def _iter_blocks(cls, sink: StreamSink, ordered: bool) -> Iterator[list[TaskOutcome]]:
         """One list per block of results a worker sent (the pieces of :mod:`pool`)."""
         make = functools.partial(tuple.__new__, TaskOutcome)  # TaskOutcome(...) without Python
-        for first, values, errors in sink.blocks(ordered):
-            ids = sink.task_ids(first, len(values))
+        for ids, values, errors in cls._iter_result_blocks(sink, ordered):
             if errors:
                 values = [None if index in errors else value
                           for index, value in enumerate(values)]

@@ -176,8 +176,10 @@ class RunBatch:
         rows["runtime"] = np.subtract(self.finish, self.start, dtype=np.float64)
         return rows
 
-    def add_run(self, index: int, status: int, start: float, finish: float, pid: int,
-                host: str, env_hash: str, error: str) -> None:
+    def add_run(self, index: int, status: int, start: float, finish: float, error: str = "",
+                origin: tuple[int, str, str] | None = None) -> None:
+        """One run's row; ``origin`` ``(pid, host, env_hash)`` when another process than
+        :attr:`origin` made it (the first run's becomes the batch's if it has none)."""
         position = len(self.index)
         self.index.append(index)
         self.status.append(status)
@@ -185,11 +187,11 @@ class RunBatch:
         self.finish.append(finish)
         if error:
             self.errors[position] = error
-        origin = (pid, host, env_hash)
-        if self.origin is None:
-            self.origin = origin
-        elif origin != self.origin:
-            self.origins[position] = origin
+        if origin is not None:
+            if self.origin is None:
+                self.origin = origin
+            elif origin != self.origin:
+                self.origins[position] = origin
         self.count += 1
 
     def add_leaf(self, key: str, run_index: int, wildcards: Any, leaf: Any) -> None:

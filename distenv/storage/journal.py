@@ -99,15 +99,10 @@ class RunJournal:
             self._buffer_leaves(traj, batch, index, leaves,
                                 run_keys if run_keys is not None else
                                 getattr(leaves, "run_keys", None))
-        if pid is None and host is None and not error:  # the usual run: four appends
-            batch.index.append(index)
-            batch.status.append(status)
-            batch.start.append(start)
-            batch.finish.append(finish)
-            batch.count += 1
-        else:
-            batch.add_run(index, status, start, finish, self.pid if pid is None else pid,
-                          HOST if host is None else host, self.env_hash, error)
+        batch.add_run(index, status, start, finish, error,
+                      None if pid is None and host is None else
+                      (self.pid if pid is None else pid, HOST if host is None else host,
+                       self.env_hash))
         if (self.ack_runs is not None and batch.count >= self.ack_runs) or \
                 time.monotonic() - self.last_ack >= self.ack_seconds:
             self.flush()
@@ -116,7 +111,6 @@ class RunJournal:
     def _buffer_leaves(traj: Any, batch: RunBatch, index: int, leaves: list,
                        keys: list | None) -> None:
         """Buffer the leaves of run ``index``: all of them, or none if one cannot be stored."""
-        columns = batch.columns
         static_count = len(batch.static)
         try:
             for position, leaf in enumerate(leaves):
@@ -128,10 +122,7 @@ class RunJournal:
                         check_storable(item, value, type(leaf).__name__.startswith("Pickle"))
                     batch.static.append(leaf)
                 else:
-                    key, run_index = parsed
-                    buffer = columns.get(key)
-                    if buffer is None or not buffer.take(run_index, leaf):  # else: new kind
-                        batch.add_leaf(key, run_index, traj._wildcards, leaf)
+                    batch.add_leaf(parsed[0], parsed[1], traj._wildcards, leaf)
                 leaf._stored = True
         except Exception:
             batch.discard_run(index, static_count)
